@@ -1,0 +1,57 @@
+package cli
+
+import (
+	"context"
+	"errors"
+
+	"github.com/berthhq/berth/internal/config"
+	"github.com/berthhq/berth/internal/deploy"
+	"github.com/berthhq/berth/internal/engine"
+	"github.com/berthhq/berth/internal/release"
+)
+
+// Exit codes, one table for every command (docs/exit-codes.md).
+const (
+	ExitOK          = 0
+	ExitError       = 1   // anything not listed below
+	ExitConfig      = 2   // bad flags, berth.yaml or compose file; nothing was changed
+	ExitUnreachable = 3   // a Docker engine did not answer
+	ExitLocked      = 4   // another deploy holds the app's lock
+	ExitUnhealthy   = 5   // the new release failed its health gate; the previous one keeps serving
+	ExitConflict    = 6   // a port or container name berth needs is taken by something else
+	ExitInterrupted = 130 // Ctrl-C / SIGTERM
+)
+
+// UsageError is a mistake in the command line.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// ExitCode maps an error to the documented exit code.
+func ExitCode(err error) int {
+	var (
+		usage       *UsageError
+		unreachable *engine.UnreachableError
+		held        *release.HeldError
+		unhealthy   *deploy.HealthError
+		portTaken   *deploy.PortTakenError
+		nameTaken   *deploy.NameTakenError
+	)
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, context.Canceled):
+		return ExitInterrupted
+	case errors.As(err, &usage), config.IsConfigError(err):
+		return ExitConfig
+	case errors.As(err, &unreachable):
+		return ExitUnreachable
+	case errors.As(err, &held):
+		return ExitLocked
+	case errors.As(err, &unhealthy):
+		return ExitUnhealthy
+	case errors.As(err, &portTaken), errors.As(err, &nameTaken):
+		return ExitConflict
+	}
+	return ExitError
+}

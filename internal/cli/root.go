@@ -1,0 +1,78 @@
+// Package cli holds berth's commands: each file parses flags, calls a domain
+// package and prints. No deploy logic lives here.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berthhq/berth/internal/version"
+)
+
+// Globals are the flags every command shares.
+type Globals struct {
+	File     string
+	Format   string
+	Profiles []string
+	Stdout   io.Writer
+	Stderr   io.Writer
+	Stdin    io.Reader
+}
+
+func (g *Globals) json() bool { return g.Format == "json" }
+
+func (g *Globals) check() error {
+	if g.Format != "text" && g.Format != "json" {
+		return &UsageError{Msg: fmt.Sprintf("--format %q is not supported (fix: use text or json)", g.Format)}
+	}
+	return nil
+}
+
+// NewRootCommand builds the berth command tree.
+func NewRootCommand() *cobra.Command {
+	g := &Globals{Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin}
+	root := &cobra.Command{
+		Use:           "berth",
+		Short:         "Run Docker in production: zero-downtime deploys of a compose app",
+		Version:       version.Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return g.check()
+		},
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Msg: err.Error()} })
+	pf := root.PersistentFlags()
+	pf.StringVarP(&g.File, "file", "f", "berth.yaml", "path to berth.yaml (the compose file is found relative to it)")
+	pf.StringVar(&g.Format, "format", "text", "output format: text or json")
+	pf.StringSliceVar(&g.Profiles, "profile", nil, "compose profiles to enable")
+	root.AddCommand(
+		newValidateCommand(g),
+		newDeployCommand(g),
+		newRollbackCommand(g),
+		newReleasesCommand(g),
+		newStatusCommand(g),
+		newLockCommand(g),
+		newRemoveCommand(g),
+		newProxyCommand(g),
+	)
+	return root
+}
+
+// Execute runs berth and returns the process exit code.
+func Execute(ctx context.Context, args []string) int {
+	root := NewRootCommand()
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		if ctx.Err() != nil && ExitCode(err) == ExitError {
+			err = fmt.Errorf("interrupted: %w", ctx.Err())
+		}
+		fmt.Fprintln(os.Stderr, "berth: "+err.Error())
+	}
+	return ExitCode(err)
+}

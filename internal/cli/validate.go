@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func newValidateCommand(g *Globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate",
+		Short: "Check berth.yaml and the compose file without touching any engine",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runValidate(cmd.Context(), g)
+		},
+	}
+}
+
+func runValidate(ctx context.Context, g *Globals) error {
+	cfg, err := loadConfig(ctx, g)
+	if err != nil {
+		if g.json() {
+			_ = printJSON(g.Stdout, map[string]any{"valid": false, "error": err.Error()})
+		}
+		return err
+	}
+	if g.json() {
+		type svc struct {
+			Name  string   `json:"name"`
+			Kind  string   `json:"kind"`
+			Route string   `json:"route,omitempty"`
+			Image string   `json:"image"`
+			Hosts []string `json:"hosts"`
+		}
+		out := struct {
+			Valid    bool   `json:"valid"`
+			App      string `json:"app"`
+			Compose  string `json:"compose"`
+			Services []svc  `json:"services"`
+		}{Valid: true, App: cfg.App, Compose: cfg.ComposeFile}
+		for _, s := range cfg.Services {
+			v := svc{Name: s.Name, Kind: kind(s.Accessory, s.Route != nil), Image: s.Compose.Image, Hosts: s.Hosts}
+			if s.Route != nil {
+				v.Route = s.Route.Host
+			}
+			out.Services = append(out.Services, v)
+		}
+		return printJSON(g.Stdout, out)
+	}
+	fmt.Fprintf(g.Stdout, "%s: valid (app %s, %d services, %d hosts)\n", g.File, cfg.App, len(cfg.Services), len(cfg.Hosts))
+	return nil
+}
+
+func kind(accessory, routed bool) string {
+	switch {
+	case accessory:
+		return "accessory"
+	case routed:
+		return "web"
+	}
+	return "worker"
+}

@@ -1,0 +1,300 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/berthhq/berth/internal/config"
+	"github.com/berthhq/berth/internal/engine"
+	"github.com/berthhq/berth/internal/release"
+)
+
+// Deployer rolls an app out to its hosts.
+type Deployer struct {
+	Cfg *config.Config
+	// Hosts are connected engines by berth.yaml host name.
+	Hosts    map[string]Engine
+	Progress Progress
+	// Admit is the policy hook: it sees every container before it is
+	// created and may refuse it. nil admits everything.
+	Admit func(svc *config.Service, spec engine.ContainerSpec) error
+	// ImageRef is berth's own image on the hosts; set by Prepare.
+	ImageRef string
+}
+
+// Options select what a deploy does.
+type Options struct {
+	Services []string          // empty: every service
+	Images   map[string]string // service -> image reference, overrides compose
+	Version  string            // release version; default the image tag or digest
+	LockWait time.Duration
+	Reason   string
+}
+
+// ServiceResult is the outcome for one service on one host.
+type ServiceResult struct {
+	Host      string  `json:"host"`
+	Service   string  `json:"service"`
+	Action    string  `json:"action"` // created, deployed, unchanged, rolled-back, started
+	Release   int     `json:"release,omitempty"`
+	Version   string  `json:"version,omitempty"`
+	Container string  `json:"container"`
+	Previous  string  `json:"previous,omitempty"`
+	Seconds   float64 `json:"seconds"`
+}
+
+// Result is the outcome of a deploy or rollback.
+type Result struct {
+	App      string          `json:"app"`
+	Services []ServiceResult `json:"services"`
+}
+
+func (d *Deployer) progress() Progress {
+	if d.Progress == nil {
+		return NoProgress{}
+	}
+	return d.Progress
+}
+
+// lockHost is where an app's lock lives: the first host by name, so every
+// berth that reads the same berth.yaml agrees on it.
+func (d *Deployer) lockHost() Engine { return d.Hosts[d.Cfg.Hosts[0].Name] }
+
+// withLock runs fn holding the app's deploy lock.
+func (d *Deployer) withLock(ctx context.Context, wait time.Duration, reason string, fn func() error) error {
+	eng := d.lockHost()
+	ref, err := EnsureSelfImage(ctx, eng)
+	if err != nil {
+		return err
+	}
+	d.ImageRef = ref
+	d.progress().Step(Event{Host: eng.Host(), Step: "lock", Detail: "taking the deploy lock"})
+	if _, err := release.Acquire(ctx, eng, d.Cfg.App, ref, reason, wait); err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := cleanupCtx(ctx)
+		defer cancel()
+		if err := release.Unlock(cctx, eng, d.Cfg.App); err != nil {
+			d.progress().Step(Event{Host: eng.Host(), Step: "lock", Detail: "could not release the lock: " + err.Error()})
+		}
+	}()
+	return fn()
+}
+
+// selectServices resolves names to services, in dependency order.
+func (d *Deployer) selectServices(names []string) ([]*config.Service, error) {
+	if len(names) == 0 {
+		return d.Cfg.Services, nil
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		if d.Cfg.Service(n) == nil {
+			return nil, fmt.Errorf("service %q is not in %s (fix: use one of: %s)", n, d.Cfg.ComposeFile, strings.Join(d.serviceNames(), ", "))
+		}
+		want[n] = true
+	}
+	var out []*config.Service
+	for _, s := range d.Cfg.Services {
+		if want[s.Name] {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+func (d *Deployer) serviceNames() []string {
+	var names []string
+	for _, s := range d.Cfg.Services {
+		names = append(names, s.Name)
+	}
+	return names
+}
+
+// Deploy rolls out the selected services on every host they run on.
+func (d *Deployer) Deploy(ctx context.Context, opts Options) (*Result, error) {
+	svcs, err := d.selectServices(opts.Services)
+	if err != nil {
+		return nil, err
+	}
+	for name := range opts.Images {
+		if s := d.Cfg.Service(name); s == nil {
+			return nil, fmt.Errorf("--image %s=...: service %q is not in %s (fix: use one of: %s)", name, name, d.Cfg.ComposeFile, strings.Join(d.serviceNames(), ", "))
+		} else if s.Accessory {
+			return nil, fmt.Errorf("--image %s=...: %s is an accessory, which a deploy never replaces", name, name)
+		}
+	}
+	res := &Result{App: d.Cfg.App}
+	reason := opts.Reason
+	if reason == "" {
+		reason = "deploy " + strings.Join(opts.Services, " ")
+	}
+	err = d.withLock(ctx, opts.LockWait, strings.TrimSpace(reason), func() error {
+		for _, svc := range svcs {
+			for _, hostName := range svc.Hosts {
+				eng := d.Hosts[hostName]
+				if err := d.prepareHost(ctx, eng); err != nil {
+					return err
+				}
+				image := svc.Compose.Image
+				if ref, ok := opts.Images[svc.Name]; ok {
+					image = ref
+				}
+				start := time.Now()
+				var r ServiceResult
+				var err error
+				switch {
+				case svc.Accessory:
+					r, err = d.ensureAccessory(ctx, eng, svc)
+				default:
+					r, err = d.rollOut(ctx, eng, svc, image, opts.Version)
+				}
+				r.Seconds = time.Since(start).Seconds()
+				if err != nil {
+					return err
+				}
+				res.Services = append(res.Services, r)
+			}
+		}
+		return nil
+	})
+	return res, err
+}
+
+// prepareHost makes sure the host has berth's image, the networks and, when
+// any service is routed, a running berth-proxy.
+func (d *Deployer) prepareHost(ctx context.Context, eng Engine) error {
+	ref, err := EnsureSelfImage(ctx, eng)
+	if err != nil {
+		return err
+	}
+	labels := map[string]string{release.LabelManaged: "true"}
+	if err := eng.EnsureNetwork(ctx, SharedNetwork, labels); err != nil {
+		return err
+	}
+	appLabels := map[string]string{release.LabelManaged: "true", release.LabelApp: d.Cfg.App}
+	if err := eng.EnsureNetwork(ctx, AppNetwork(d.Cfg.App), appLabels); err != nil {
+		return err
+	}
+	for _, s := range d.Cfg.Services {
+		if s.Route != nil {
+			return ensureProxy(ctx, eng, d.Cfg, ref, d.progress())
+		}
+	}
+	return nil
+}
+
+// history reads a service's releases on a host.
+func history(ctx context.Context, eng Engine, app, service string) ([]release.Release, error) {
+	cs, err := eng.ListContainers(ctx, map[string]string{release.LabelApp: app, release.LabelService: service})
+	if err != nil {
+		return nil, err
+	}
+	return release.FromContainers(cs)[service], nil
+}
+
+// resolveImage makes sure image is on the host, pulling it when a registry
+// has it, and returns its ID.
+func resolveImage(ctx context.Context, eng Engine, svc string, image string) (string, error) {
+	info, err := eng.InspectImage(ctx, image)
+	if err == nil {
+		return info.ID, nil
+	}
+	if !engine.IsNotFound(err) {
+		return "", err
+	}
+	puller, ok := eng.(interface {
+		PullImage(ctx context.Context, ref string) error
+	})
+	if !ok {
+		return "", &ImageMissingError{Host: eng.Host(), Service: svc, Image: image, Err: err}
+	}
+	if perr := puller.PullImage(ctx, image); perr != nil {
+		return "", &ImageMissingError{Host: eng.Host(), Service: svc, Image: image, Err: perr}
+	}
+	info, err = eng.InspectImage(ctx, image)
+	if err != nil {
+		return "", err
+	}
+	return info.ID, nil
+}
+
+// versionOf names a release after its image when --version is not given.
+func versionOf(image, imageID string) string {
+	if i := strings.Index(image, "@"); i >= 0 {
+		d := image[i+1:]
+		d = strings.TrimPrefix(d, "sha256:")
+		return d[:min(12, len(d))]
+	}
+	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
+		return image[i+1:]
+	}
+	id := strings.TrimPrefix(imageID, "sha256:")
+	return id[:min(12, len(id))]
+}
+
+// ensureVolumes creates the named volumes spec mounts, labelled as the
+// app's. Existing volumes and their data are never touched.
+func (d *Deployer) ensureVolumes(ctx context.Context, eng Engine, spec engine.ContainerSpec) error {
+	for key, vol := range d.Cfg.Project.Volumes {
+		name := volumeName(d.Cfg, key, vol)
+		used := false
+		for _, m := range spec.Mounts {
+			used = used || (m.Type == "volume" && m.Source == name)
+		}
+		if !used || bool(vol.External) {
+			continue
+		}
+		if err := eng.EnsureVolume(ctx, name, map[string]string{release.LabelManaged: "true", release.LabelApp: d.Cfg.App, release.LabelVolume: key}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// create creates a container, telling a berth leftover from somebody else's
+// container when the name is taken.
+func (d *Deployer) create(ctx context.Context, eng Engine, svc *config.Service, spec engine.ContainerSpec) (string, error) {
+	if d.Admit != nil {
+		if err := d.Admit(svc, spec); err != nil {
+			return "", err
+		}
+	}
+	if err := d.ensureVolumes(ctx, eng, spec); err != nil {
+		return "", err
+	}
+	id, err := eng.CreateContainer(ctx, spec)
+	if err == nil {
+		return id, nil
+	}
+	if !engine.IsConflict(err) {
+		return "", err
+	}
+	info, ierr := eng.InspectContainer(ctx, spec.Name)
+	if ierr != nil || info.Labels[release.LabelApp] != d.Cfg.App {
+		return "", &NameTakenError{Host: eng.Host(), Name: spec.Name}
+	}
+	return "", fmt.Errorf("host %s: container %s already exists (fix: run `berth status` and retry the deploy): %w", eng.Host(), spec.Name, err)
+}
+
+// stopTimeout is how long a container gets to exit after SIGTERM.
+func stopTimeout(svc *config.Service) time.Duration {
+	if g := svc.Compose.StopGracePeriod; g != nil {
+		return time.Duration(*g)
+	}
+	return defaultStopTimeout
+}
+
+// failNew removes a release that never served, and describes why it failed.
+func failNew(ctx context.Context, eng Engine, id string) string {
+	cctx, cancel := cleanupCtx(ctx)
+	defer cancel()
+	logs, _ := eng.ContainerLogs(cctx, id, 30)
+	_ = eng.RemoveContainer(cctx, id, true)
+	return logs
+}
+
+var errExited = errors.New("container exited")

@@ -1,0 +1,308 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+)
+
+// ContainerSpec is everything berth sets on a container, in berth's terms.
+type ContainerSpec struct {
+	Name       string
+	Image      string
+	Entrypoint []string
+	Cmd        []string
+	Env        []string
+	User       string
+	WorkingDir string
+	Labels     map[string]string
+	// Networks maps network name to the DNS aliases the container has there.
+	// The first network in NetworkOrder is joined at create time.
+	Networks     map[string][]string
+	NetworkOrder []string
+	Mounts       []Mount
+	Tmpfs        map[string]string
+	Ports        []PortBinding
+	Healthcheck  *Healthcheck
+	Memory       int64 // bytes
+	NanoCPUs     int64
+	PidsLimit    int64
+	LogDriver    string
+	LogOpts      map[string]string
+	Restart      string // no, always, unless-stopped, on-failure
+	StopSignal   string
+	StopTimeout  *int // seconds
+	ReadOnly     bool
+	CapAdd       []string
+	CapDrop      []string
+	SecurityOpt  []string
+	Init         *bool
+	ExtraHosts   []string
+}
+
+// Mount is a bind, volume or tmpfs mount.
+type Mount struct {
+	Type     string // bind, volume, tmpfs
+	Source   string
+	Target   string
+	ReadOnly bool
+}
+
+// PortBinding publishes a container port on the host.
+type PortBinding struct {
+	HostIP        string
+	HostPort      int
+	ContainerPort int
+}
+
+// Healthcheck mirrors a Docker HEALTHCHECK.
+type Healthcheck struct {
+	Test        []string
+	Interval    time.Duration
+	Timeout     time.Duration
+	StartPeriod time.Duration
+	Retries     int
+}
+
+// ContainerInfo is what berth reads back from a container.
+type ContainerInfo struct {
+	ID           string
+	Name         string
+	Image        string // as requested
+	ImageID      string
+	Labels       map[string]string
+	Status       string // created, running, exited, ...
+	Running      bool
+	ExitCode     int
+	Error        string
+	OOMKilled    bool
+	RestartCount int
+	StartedAt    time.Time
+	Created      time.Time
+	Health       string // "", starting, healthy, unhealthy
+	HealthLog    string // output of the last HEALTHCHECK run
+	PublishedTo  []PortBinding
+}
+
+// CreateContainer creates (does not start) a container from spec.
+func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (string, error) {
+	cfg := &container.Config{
+		Image:       spec.Image,
+		Entrypoint:  spec.Entrypoint,
+		Cmd:         spec.Cmd,
+		Env:         spec.Env,
+		User:        spec.User,
+		WorkingDir:  spec.WorkingDir,
+		Labels:      spec.Labels,
+		StopSignal:  spec.StopSignal,
+		StopTimeout: spec.StopTimeout,
+	}
+	if hc := spec.Healthcheck; hc != nil {
+		cfg.Healthcheck = &container.HealthConfig{Test: hc.Test, Interval: hc.Interval, Timeout: hc.Timeout, StartPeriod: hc.StartPeriod, Retries: hc.Retries}
+	}
+	host := &container.HostConfig{
+		LogConfig:      container.LogConfig{Type: spec.LogDriver, Config: spec.LogOpts},
+		RestartPolicy:  container.RestartPolicy{Name: container.RestartPolicyMode(spec.Restart)},
+		ReadonlyRootfs: spec.ReadOnly,
+		CapAdd:         spec.CapAdd,
+		CapDrop:        spec.CapDrop,
+		SecurityOpt:    spec.SecurityOpt,
+		Tmpfs:          spec.Tmpfs,
+		Init:           spec.Init,
+		ExtraHosts:     spec.ExtraHosts,
+	}
+	host.Memory = spec.Memory
+	host.NanoCPUs = spec.NanoCPUs
+	if spec.PidsLimit > 0 {
+		host.PidsLimit = &spec.PidsLimit
+	}
+	for _, m := range spec.Mounts {
+		host.Mounts = append(host.Mounts, mount.Mount{Type: mount.Type(m.Type), Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
+	}
+	if len(spec.Ports) > 0 {
+		cfg.ExposedPorts = network.PortSet{}
+		host.PortBindings = network.PortMap{}
+		for _, p := range spec.Ports {
+			port, ok := network.PortFrom(uint16(p.ContainerPort), network.TCP)
+			if !ok {
+				return "", fmt.Errorf("container %s: bad port %d", spec.Name, p.ContainerPort)
+			}
+			b := network.PortBinding{HostPort: strconv.Itoa(p.HostPort)}
+			if p.HostIP != "" {
+				ip, err := netip.ParseAddr(p.HostIP)
+				if err != nil {
+					return "", fmt.Errorf("container %s: bad host address %q: %w", spec.Name, p.HostIP, err)
+				}
+				b.HostIP = ip
+			}
+			cfg.ExposedPorts[port] = struct{}{}
+			host.PortBindings[port] = append(host.PortBindings[port], b)
+		}
+	}
+	var netcfg *network.NetworkingConfig
+	if len(spec.NetworkOrder) > 0 {
+		first := spec.NetworkOrder[0]
+		host.NetworkMode = container.NetworkMode(first)
+		netcfg = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+			first: {Aliases: spec.Networks[first]},
+		}}
+	}
+	res, err := c.api.ContainerCreate(ctx, client.ContainerCreateOptions{Name: spec.Name, Config: cfg, HostConfig: host, NetworkingConfig: netcfg})
+	if err != nil {
+		return "", fmt.Errorf("host %s: creating container %s: %w", c.Host(), spec.Name, err)
+	}
+	// API 1.41 joins one network at create; the others are joined before
+	// start so the process never runs half-connected.
+	for _, name := range spec.NetworkOrder[min(1, len(spec.NetworkOrder)):] {
+		if _, err := c.api.NetworkConnect(ctx, name, client.NetworkConnectOptions{Container: res.ID, EndpointConfig: &network.EndpointSettings{Aliases: spec.Networks[name]}}); err != nil {
+			_, _ = c.api.ContainerRemove(context.WithoutCancel(ctx), res.ID, client.ContainerRemoveOptions{Force: true})
+			return "", fmt.Errorf("host %s: connecting %s to network %s: %w", c.Host(), spec.Name, name, err)
+		}
+	}
+	return res.ID, nil
+}
+
+// StartContainer starts a created or stopped container.
+func (c *Client) StartContainer(ctx context.Context, id string) error {
+	if _, err := c.api.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+		return fmt.Errorf("host %s: starting container %s: %w", c.Host(), short(id), err)
+	}
+	return nil
+}
+
+// StopContainer stops a container, killing it after timeout.
+func (c *Client) StopContainer(ctx context.Context, id string, timeout time.Duration) error {
+	secs := int(timeout.Round(time.Second) / time.Second)
+	if _, err := c.api.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &secs}); err != nil {
+		return fmt.Errorf("host %s: stopping container %s: %w", c.Host(), short(id), err)
+	}
+	return nil
+}
+
+// KillContainer sends signal to a running container.
+func (c *Client) KillContainer(ctx context.Context, id, signal string) error {
+	if _, err := c.api.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: signal}); err != nil {
+		return fmt.Errorf("host %s: killing container %s: %w", c.Host(), short(id), err)
+	}
+	return nil
+}
+
+// RemoveContainer removes a container. Anonymous volumes go with it; named
+// volumes never do.
+func (c *Client) RemoveContainer(ctx context.Context, id string, force bool) error {
+	if _, err := c.api.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: force, RemoveVolumes: true}); err != nil {
+		return fmt.Errorf("host %s: removing container %s: %w", c.Host(), short(id), err)
+	}
+	return nil
+}
+
+// InspectContainer reads a container by ID or name.
+func (c *Client) InspectContainer(ctx context.Context, idOrName string) (ContainerInfo, error) {
+	res, err := c.api.ContainerInspect(ctx, idOrName, client.ContainerInspectOptions{})
+	if err != nil {
+		return ContainerInfo{}, fmt.Errorf("host %s: inspecting container %s: %w", c.Host(), idOrName, err)
+	}
+	r := res.Container
+	info := ContainerInfo{ID: r.ID, Name: strings.TrimPrefix(r.Name, "/"), ImageID: r.Image, RestartCount: r.RestartCount}
+	if r.Config != nil {
+		info.Image = r.Config.Image
+		info.Labels = r.Config.Labels
+	}
+	info.Created, _ = time.Parse(time.RFC3339Nano, r.Created)
+	if s := r.State; s != nil {
+		info.Status = string(s.Status)
+		info.Running = s.Running
+		info.ExitCode = s.ExitCode
+		info.Error = s.Error
+		info.OOMKilled = s.OOMKilled
+		info.StartedAt, _ = time.Parse(time.RFC3339Nano, s.StartedAt)
+		if h := s.Health; h != nil {
+			info.Health = string(h.Status)
+			if n := len(h.Log); n > 0 && h.Log[n-1] != nil {
+				info.HealthLog = strings.TrimSpace(h.Log[n-1].Output)
+			}
+		}
+	}
+	if r.HostConfig != nil {
+		for port, binds := range r.HostConfig.PortBindings {
+			for _, b := range binds {
+				hp, _ := strconv.Atoi(b.HostPort)
+				ip := ""
+				if b.HostIP.IsValid() {
+					ip = b.HostIP.String()
+				}
+				info.PublishedTo = append(info.PublishedTo, PortBinding{HostIP: ip, HostPort: hp, ContainerPort: int(port.Num())})
+			}
+		}
+	}
+	return info, nil
+}
+
+// ContainerSummary is one row of a container listing.
+type ContainerSummary struct {
+	ID      string
+	Name    string
+	Image   string
+	Labels  map[string]string
+	State   string
+	Status  string
+	Created time.Time
+}
+
+// ListContainers lists containers (running and stopped) carrying every one
+// of the given labels; a label value of "" matches any value.
+func (c *Client) ListContainers(ctx context.Context, labels map[string]string) ([]ContainerSummary, error) {
+	f := make(client.Filters)
+	for k, v := range labels {
+		if v == "" {
+			f.Add("label", k)
+		} else {
+			f.Add("label", k+"="+v)
+		}
+	}
+	res, err := c.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("host %s: listing containers: %w", c.Host(), err)
+	}
+	out := make([]ContainerSummary, 0, len(res.Items))
+	for _, s := range res.Items {
+		name := ""
+		if len(s.Names) > 0 {
+			name = strings.TrimPrefix(s.Names[0], "/")
+		}
+		out = append(out, ContainerSummary{ID: s.ID, Name: name, Image: s.Image, Labels: s.Labels, State: string(s.State), Status: s.Status, Created: time.Unix(s.Created, 0)})
+	}
+	return out, nil
+}
+
+// ContainerLogs returns the last tail lines of a container's stdout and
+// stderr, interleaved as the engine stored them.
+func (c *Client) ContainerLogs(ctx context.Context, id string, tail int) (string, error) {
+	rc, err := c.api.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: strconv.Itoa(tail)})
+	if err != nil {
+		return "", fmt.Errorf("host %s: reading logs of %s: %w", c.Host(), short(id), err)
+	}
+	defer rc.Close()
+	var buf bytes.Buffer
+	if _, err := stdcopy.StdCopy(&buf, &buf, rc); err != nil {
+		return buf.String(), fmt.Errorf("host %s: reading logs of %s: %w", c.Host(), short(id), err)
+	}
+	return buf.String(), nil
+}
+
+func short(id string) string {
+	if len(id) == 64 {
+		return id[:12]
+	}
+	return id
+}
