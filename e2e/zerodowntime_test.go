@@ -138,7 +138,7 @@ func TestZeroDowntimeDeployRollback(t *testing.T) {
 	if code != 5 {
 		t.Fatalf("deploying an unhealthy v3: exit %d, want 5 (unhealthy)\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"did not become healthy", "unhealthy on purpose", "last health check", "previous release keeps serving"} {
+	for _, want := range []string{"did not become healthy", "health check failing on purpose", "last health check: GET /up", "500", "previous release keeps serving"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("the failed deploy's message lacks %q:\n%s", want, errOut)
 		}

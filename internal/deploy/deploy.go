@@ -292,7 +292,10 @@ func stopTimeout(svc *config.Service) time.Duration {
 func failNew(ctx context.Context, eng Engine, id string) string {
 	cctx, cancel := cleanupCtx(ctx)
 	defer cancel()
-	logs, _ := eng.ContainerLogs(cctx, id, 30)
+	logs, err := eng.ContainerLogs(cctx, id, 30)
+	if err != nil {
+		logs += "(could not read the logs: " + err.Error() + ")"
+	}
 	_ = eng.RemoveContainer(cctx, id, true)
 	return logs
 }

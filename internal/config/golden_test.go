@@ -1,0 +1,93 @@
+package config
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/errors/*/want.txt from the current output")
+
+// TestLoadErrors loads each testdata/errors/<case>/berth.yaml and compares
+// the full error text, as the user would see it, with want.txt. A case may
+// add test.env (KEY=VALUE lines) as the whole environment.
+func TestLoadErrors(t *testing.T) {
+	dirs, err := filepath.Glob(filepath.Join("testdata", "errors", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dirs) == 0 {
+		t.Fatal("no golden cases found")
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			env := readTestEnv(t, filepath.Join(dir, "test.env"))
+			_, err := Load(context.Background(), filepath.Join(dir, "berth.yaml"), LoadOptions{Env: env})
+			if err == nil {
+				t.Fatal("Load succeeded; want an error")
+			}
+			if !IsConfigError(err) {
+				t.Errorf("IsConfigError(%v) = false; want true", err)
+			}
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Errorf("errors.As(*Error) failed for %T", err)
+			}
+			got := err.Error() + "\n"
+			// No value from any env file of the case may reach the user.
+			envFiles, _ := filepath.Glob(filepath.Join(dir, "*.env")) // includes .env
+			for _, f := range envFiles {
+				for k, v := range readTestEnv(t, f) {
+					v = strings.Trim(v, `"'`)
+					if k != "HOME" && len(v) >= minRedact && strings.Contains(got, v) {
+						t.Errorf("error text echoes the value of %s from %s", k, f)
+					}
+				}
+			}
+			wantFile := filepath.Join(dir, "want.txt")
+			if *update {
+				if err := os.WriteFile(wantFile, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(wantFile)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("error text differs from %s\n--- got\n%s--- want\n%s", wantFile, got, want)
+			}
+		})
+	}
+}
+
+// readTestEnv returns a fixed environment so results do not depend on the
+// machine running the tests (DOCKER_HOST, HOME, COMPOSE_PROFILES...).
+func readTestEnv(t *testing.T, path string) map[string]string {
+	t.Helper()
+	env := map[string]string{"HOME": "/home/test"}
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return env
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+			env[k] = v
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
