@@ -85,14 +85,18 @@ func (d *Deployer) rollOut(ctx context.Context, eng Engine, svc *config.Service,
 	}
 	// A deploy killed before its switch leaves a newer release that never
 	// served: it goes, so a re-run converges instead of piling up.
+	kept := hist[:0:0]
 	for _, r := range hist {
 		if cur != nil && r.Number > cur.Number || cur == nil && r.Running() && svc.Route != nil {
 			pr.Step(Event{Host: host, Service: svc.Name, Step: "cleanup", Detail: fmt.Sprintf("removing %s left by an interrupted deploy", r.Container)})
-			if err := eng.RemoveContainer(ctx, r.ContainerID, true); err != nil {
+			if err := eng.RemoveContainer(ctx, r.ContainerID, true); err != nil && !engine.IsNotFound(err) {
 				return res, err
 			}
+			continue
 		}
+		kept = append(kept, r)
 	}
+	hist = kept
 	pr.Step(Event{Host: host, Service: svc.Name, Step: "create", Detail: fmt.Sprintf("release %d (%s) as %s", n, version, spec.Name)})
 	id, err := d.create(ctx, eng, svc, spec)
 	if err != nil {
@@ -173,7 +177,7 @@ func (d *Deployer) retire(ctx context.Context, eng Engine, svc *config.Service, 
 			continue
 		}
 		pr.Step(Event{Host: eng.Host(), Service: svc.Name, Step: "stop", Detail: fmt.Sprintf("stopping %s (kept for rollback)", r.Container)})
-		if err := eng.StopContainer(ctx, r.ContainerID, stopTimeout(svc)); err != nil {
+		if err := eng.StopContainer(ctx, r.ContainerID, stopTimeout(svc)); err != nil && !engine.IsNotFound(err) {
 			return err
 		}
 	}
@@ -186,7 +190,7 @@ func (d *Deployer) retire(ctx context.Context, eng Engine, svc *config.Service, 
 		kept++
 		if kept > svc.Deploy.Keep {
 			pr.Step(Event{Host: eng.Host(), Service: svc.Name, Step: "prune", Detail: fmt.Sprintf("removing %s (beyond keep: %d)", r.Container, svc.Deploy.Keep)})
-			if err := eng.RemoveContainer(ctx, r.ContainerID, true); err != nil {
+			if err := eng.RemoveContainer(ctx, r.ContainerID, true); err != nil && !engine.IsNotFound(err) {
 				return err
 			}
 		}
