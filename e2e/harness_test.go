@@ -106,9 +106,16 @@ var httpClient = &http.Client{Timeout: 15 * time.Second}
 
 // get requests path through berth-proxy and returns the status and the
 // version that answered.
+func newReq(a *app, path string) (*http.Request, error) {
+	req, err := http.NewRequest(http.MethodGet, a.url(path), nil)
+	if err == nil {
+		req.Host = a.host
+	}
+	return req, err
+}
+
 func (a *app) get(path string) (int, string, error) {
-	req, _ := http.NewRequest(http.MethodGet, a.url(path), nil)
-	req.Host = a.host
+	req, _ := newReq(a, path)
 	resp, err := httpClient.Do(req)
 	if err != nil {
 		return 0, "", err
