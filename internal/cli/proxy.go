@@ -16,7 +16,10 @@ func newProxyCommand(g *Globals) *cobra.Command {
 		Use:   "proxy",
 		Short: "berth-proxy, the per-host reverse proxy (runs inside its container)",
 	}
-	var o proxy.Options
+	var (
+		o           proxy.Options
+		adminSocket string
+	)
 	run := &cobra.Command{
 		Use:   "run",
 		Short: "Serve as berth-proxy (berth starts this in the berth-proxy container)",
@@ -40,16 +43,16 @@ func newProxyCommand(g *Globals) *cobra.Command {
 			if len(args) == 3 {
 				body = []byte(args[2])
 			}
-			return runProxyAdmin(cmd.Context(), g, args[0], args[1], body)
+			return runProxyAdmin(cmd.Context(), g, adminSocket, args[0], args[1], body)
 		},
 	}
-	admin.Flags().StringVar(&o.AdminSocket, "admin", "/run/berth/admin.sock", "admin API unix socket")
+	admin.Flags().StringVar(&adminSocket, "admin", "/run/berth/admin.sock", "admin API unix socket")
 	cmd.AddCommand(run, admin)
 	return cmd
 }
 
-func runProxyAdmin(ctx context.Context, g *Globals, method, path string, body []byte) error {
-	if err := proxy.AdminCall(ctx, "/run/berth/admin.sock", method, path, body, g.Stdout); err != nil {
+func runProxyAdmin(ctx context.Context, g *Globals, socket, method, path string, body []byte) error {
+	if err := proxy.AdminCall(ctx, socket, method, path, body, g.Stdout); err != nil {
 		return fmt.Errorf("proxy admin: %w", err)
 	}
 	return nil

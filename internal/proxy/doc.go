@@ -1,0 +1,14 @@
+// Package proxy is berth-proxy: the per-host reverse proxy that makes deploys
+// zero-downtime.
+//
+// It owns the route table (Host header -> current target container), the atomic
+// switch of a route from one target to another, in-flight tracking and draining of
+// the old target, HTTP health checks run from inside the Docker network, the state
+// file that lets a restarted proxy route exactly as before, the access log, and the
+// admin API (HTTP+JSON on a unix socket) together with the client the CLI uses to
+// drive it through `docker exec`.
+//
+// It does not know about releases, containers or Docker: internal/deploy decides
+// which target a route should point at and when to drain; this package makes the
+// switch safe.
+package proxy

@@ -1,0 +1,104 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// DrainResult reports how a drain ended. Cancelled counts the requests that
+// were still in flight at the timeout and were cut off.
+type DrainResult struct {
+	Drained   bool  `json:"drained"`
+	Cancelled int64 `json:"cancelled"`
+	WaitedMS  int64 `json:"waited_ms"`
+}
+
+// drainPoll is how often a drain looks at the in-flight count. Polling keeps
+// the request path to a bare atomic decrement; a drain is not latency-critical.
+const drainPoll = 10 * time.Millisecond
+
+// unwindGrace bounds how long a drain waits, after cancelling, for the cut-off
+// requests to return before it forgets the target.
+const unwindGrace = 2 * time.Second
+
+// RoutedError is returned when asked to drain a target that a route still
+// sends traffic to: draining it would cut off live requests forever.
+type RoutedError struct {
+	Target, Key string
+}
+
+func (e *RoutedError) Error() string {
+	return fmt.Sprintf("target %s is still routed by %s; switch the route away before draining it", e.Target, e.Key)
+}
+
+// Drain waits until no request is in flight on target or timeout passes, then
+// cancels what remains and closes the target's upstream connections.
+// Requests that finish within timeout are untouched. If ctx ends first, Drain
+// returns ctx's error and cancels nothing.
+func (s *Server) Drain(ctx context.Context, name string, timeout time.Duration) (DrainResult, error) {
+	if key := s.table.Load().routedBy(name); key != "" {
+		return DrainResult{}, &RoutedError{Target: name, Key: key}
+	}
+	start := time.Now()
+	t := s.targets.lookup(name)
+	if t == nil {
+		return DrainResult{Drained: true}, nil
+	}
+
+	drained := t.inflight.Load() == 0
+	if !drained {
+		timer := time.NewTimer(timeout)
+		defer timer.Stop()
+		tick := time.NewTicker(drainPoll)
+		defer tick.Stop()
+	wait:
+		for {
+			select {
+			case <-tick.C:
+				if t.inflight.Load() == 0 {
+					drained = true
+					break wait
+				}
+			case <-timer.C:
+				break wait
+			case <-ctx.Done():
+				return DrainResult{WaitedMS: time.Since(start).Milliseconds()}, ctx.Err()
+			}
+		}
+	}
+	res := DrainResult{Drained: drained, WaitedMS: time.Since(start).Milliseconds()}
+	if drained {
+		t.closeConns()
+	} else {
+		// A rollback may have routed the target again while we waited.
+		if key := s.table.Load().routedBy(name); key != "" {
+			return res, &RoutedError{Target: name, Key: key}
+		}
+		res.Cancelled = t.cancel()
+		s.waitUnwound(ctx, t)
+	}
+	s.log.Info("target drained", "target", name, "drained", res.Drained, "cancelled", res.Cancelled, "waited_ms", res.WaitedMS)
+	s.forgetIfUnused(t)
+	return res, nil
+}
+
+// waitUnwound gives cancelled requests a moment to return. Until they have,
+// the target must stay registered as refused, or the transport's automatic
+// retry of an idempotent request could dial the old container again.
+func (s *Server) waitUnwound(ctx context.Context, t *target) {
+	deadline := time.Now().Add(unwindGrace)
+	for t.inflight.Load() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(drainPoll)
+	}
+}
+
+// forgetIfUnused drops a drained target's state when no route uses it and
+// nothing is in flight, so deploys do not accumulate dead targets.
+func (s *Server) forgetIfUnused(t *target) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.table.Load().routedBy(t.name) == "" && t.inflight.Load() == 0 && t.connCount() == 0 {
+		s.targets.forget(t)
+	}
+}

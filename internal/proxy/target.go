@@ -1,0 +1,165 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http/httputil"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// target is the shared state of one upstream ("container:port"). Routes point
+// at targets; the request path touches only the atomics and the proxy, never mu.
+type target struct {
+	name     string
+	inflight atomic.Int64
+	// refused is set when a drain gave up and cancelled the target's requests.
+	// Dials then fail, which also stops http.Transport from silently retrying a
+	// cancelled idempotent request on a fresh connection. A route pointing here
+	// again clears it (rollback).
+	refused atomic.Bool
+	proxy   *httputil.ReverseProxy
+
+	mu    sync.Mutex
+	conns map[*trackedConn]struct{}
+	epoch uint64 // bumped by cancel so dials that straddle it are discarded
+}
+
+// cancel fails every request in flight on t by closing its upstream
+// connections, and returns how many requests were in flight.
+//
+// Closing connections rather than cancelling per-request contexts keeps the
+// request path free of any registration (no lock, no allocation): the
+// transport turns a closed connection into an error for exactly the requests
+// using it, and hijacked websocket connections end the same way.
+func (t *target) cancel() int64 {
+	n := t.inflight.Load()
+	t.refused.Store(true)
+	t.mu.Lock()
+	t.epoch++
+	t.mu.Unlock()
+	t.closeConns()
+	return n
+}
+
+// closeConns closes all upstream connections to t, idle or not.
+func (t *target) closeConns() {
+	t.mu.Lock()
+	conns := make([]*trackedConn, 0, len(t.conns))
+	for c := range t.conns {
+		conns = append(conns, c)
+	}
+	t.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+func (t *target) connCount() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.conns)
+}
+
+// trackedConn lets a target find and close its upstream connections.
+type trackedConn struct {
+	net.Conn
+	t    *target
+	once sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	err := net.ErrClosed
+	c.once.Do(func() {
+		c.t.mu.Lock()
+		delete(c.t.conns, c)
+		c.t.mu.Unlock()
+		err = c.Conn.Close()
+	})
+	return err
+}
+
+// targets is the registry of target state, shared by the route table, the
+// transport's dialer, and drain.
+type targets struct {
+	mu       sync.Mutex
+	m        map[string]*target
+	newProxy func(*target) *httputil.ReverseProxy
+	dialer   net.Dialer
+}
+
+func newTargets(newProxy func(*target) *httputil.ReverseProxy) *targets {
+	return &targets{
+		m:        map[string]*target{},
+		newProxy: newProxy,
+		dialer:   net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second},
+	}
+}
+
+// get returns the state for name, creating it on first use.
+func (ts *targets) get(name string) *target {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	t, ok := ts.m[name]
+	if !ok {
+		t = &target{name: name, conns: map[*trackedConn]struct{}{}}
+		t.proxy = ts.newProxy(t)
+		ts.m[name] = t
+	}
+	return t
+}
+
+func (ts *targets) lookup(name string) *target {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.m[name]
+}
+
+// forget drops t from the registry so finished targets do not pile up over
+// many deploys. The caller guarantees no route points at t.
+func (ts *targets) forget(t *target) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.m[t.name] == t {
+		delete(ts.m, t.name)
+	}
+}
+
+func (ts *targets) all() []*target {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	out := make([]*target, 0, len(ts.m))
+	for _, t := range ts.m {
+		out = append(out, t)
+	}
+	return out
+}
+
+// dial is the shared transport's DialContext. addr is the target name, since
+// request URLs carry it verbatim as their host.
+func (ts *targets) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	t := ts.get(addr)
+	if t.refused.Load() {
+		return nil, fmt.Errorf("target %s was drained and its requests cancelled", addr)
+	}
+	t.mu.Lock()
+	epoch := t.epoch
+	t.mu.Unlock()
+
+	c, err := ts.dialer.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	tc := &trackedConn{Conn: c, t: t}
+	t.mu.Lock()
+	if t.epoch != epoch {
+		t.mu.Unlock()
+		c.Close()
+		return nil, fmt.Errorf("target %s was drained and its requests cancelled", addr)
+	}
+	t.conns[tc] = struct{}{}
+	t.mu.Unlock()
+	return tc, nil
+}
