@@ -134,4 +134,3 @@ func containerID(t *testing.T, name string) string {
 	}
 	return strings.TrimSpace(string(out))
 }
-
