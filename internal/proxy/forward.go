@@ -11,7 +11,10 @@ import (
 
 // ServeHTTP routes r by its Host header to the route's current target.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	e := s.table.Load().byHost[requestHost(r.Host)]
+	e, t := s.acquire(requestHost(r.Host))
+	if t != nil {
+		defer t.inflight.Add(-1)
+	}
 	orig := w
 	if s.alog != nil {
 		rec := s.alog.begin(w, r, e)
@@ -22,7 +25,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case e == nil:
 		writePage(w, http.StatusNotFound, "no route for host "+r.Host)
 		return
-	case e.target == nil:
+	case t == nil:
 		writePage(w, http.StatusServiceUnavailable, "service "+e.route.Key+" has no running target")
 		return
 	}
@@ -38,10 +41,30 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			r.Body = http.MaxBytesReader(orig, r.Body, s.maxBody)
 		}
 	}
-	t := e.target
-	t.inflight.Add(1)
-	defer t.inflight.Add(-1)
 	t.proxy.ServeHTTP(w, r)
+}
+
+// acquire resolves host and counts the request in flight on the route's
+// target; the caller must decrement. If the table changed between the lookup
+// and the increment, it resolves again: otherwise a drain that started right
+// after a switch could see zero in flight while this request is about to go
+// to the old target. Because the second load sees the same table, the
+// increment happened before any later switch, and so before the drain looks.
+func (s *Server) acquire(host string) (*routeEntry, *target) {
+	tbl := s.table.Load()
+	for {
+		e := tbl.byHost[host]
+		if e == nil || e.target == nil {
+			return e, nil
+		}
+		e.target.inflight.Add(1)
+		next := s.table.Load()
+		if next == tbl {
+			return e, e.target
+		}
+		e.target.inflight.Add(-1)
+		tbl = next
+	}
 }
 
 // newProxy builds the ReverseProxy for one target. One per target lets Rewrite

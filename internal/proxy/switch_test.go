@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -46,10 +47,16 @@ func TestSwitchUnderLoad(t *testing.T) {
 			}
 		})
 	}
+	// Switch the way the deployer does: flip, then drain the previous target
+	// (which must finish cleanly, nothing cancelled), then flip back later.
 	targets := []string{green, blue}
 	for i := range 40 {
 		time.Sleep(5 * time.Millisecond)
 		p.route(t, "shop/web", "shop.test", targets[i%2])
+		res, err := p.srv.Drain(context.Background(), targets[(i+1)%2], 2*time.Second)
+		if err != nil || !res.Drained || res.Cancelled != 0 {
+			t.Fatalf("drain after switch %d: %+v, %v", i, res, err)
+		}
 	}
 	time.Sleep(5 * time.Millisecond)
 	stop.Store(true)
