@@ -40,6 +40,11 @@ func (c execCaller) Call(ctx context.Context, method, path string, body []byte) 
 		return nil, err
 	}
 	if res.ExitCode != 0 {
+		// stdout carries the API's JSON error answer; stderr the reason
+		// when the call never got one (no socket, say).
+		if len(strings.TrimSpace(string(res.Stdout))) > 0 {
+			return nil, fmt.Errorf("host %s: berth-proxy admin %s %s: %w", c.eng.Host(), method, path, proxy.ParseAPIError(res.Stdout))
+		}
 		msg := strings.TrimSpace(string(res.Stderr))
 		if msg == "" {
 			msg = fmt.Sprintf("exit code %d", res.ExitCode)

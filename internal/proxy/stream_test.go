@@ -58,7 +58,8 @@ func dialWebSocket(t *testing.T, p *testProxy, host string) (net.Conn, *bufio.Re
 }
 
 func TestWebSocketPassthrough(t *testing.T) {
-	p := startProxy(t, Options{})
+	// With the access log on, so the upgrade also passes its response recorder.
+	p := startProxy(t, Options{AccessLog: io.Discard})
 	p.route(t, "chat/web", "chat.test", newBackend(t, "ws", echoWebSocket))
 
 	conn, br := dialWebSocket(t, p, "chat.test")

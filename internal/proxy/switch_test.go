@@ -50,7 +50,7 @@ func TestSwitchUnderLoad(t *testing.T) {
 	// Switch the way the deployer does: flip, then drain the previous target
 	// (which must finish cleanly, nothing cancelled), then flip back later.
 	targets := []string{green, blue}
-	for i := range 40 {
+	for i := range 24 {
 		time.Sleep(5 * time.Millisecond)
 		p.route(t, "shop/web", "shop.test", targets[i%2])
 		res, err := p.srv.Drain(context.Background(), targets[(i+1)%2], 2*time.Second)
