@@ -16,11 +16,13 @@ ROUNDS=${ROUNDS:-5}
 BERTH=$PWD/bin/berth
 PPORT=18580   # berth-proxy, published on loopback
 NPORT=18581   # nginx
+HPORT=18582   # berth-proxy as a host process, placed exactly like nginx
 for t in wrk nginx curl docker; do command -v $t >/dev/null || { echo "bench needs $t (apt-get install wrk nginx-light curl)"; exit 1; }; done
 
 work=$(mktemp -d)
 cleanup() {
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  [ -n "${hostproxy:-}" ] && kill "$hostproxy" 2>/dev/null || true
   (cd "$work" && "$BERTH" remove --yes >/dev/null 2>&1) || true
   rm -rf "$work"
 }
@@ -70,7 +72,12 @@ http {
 }
 NGINX
 nginx -c "$work/nginx.conf" -p "$work"
+# The same berth-proxy code as a host process: same network path as nginx
+# (loopback in, bridge out), so the comparison is of the proxies alone.
+"$BERTH" proxy run --listen 127.0.0.1:$HPORT --state "$work/state.json" --admin "$work/admin.sock" >"$work/hostproxy-access.log" 2>"$work/hostproxy.log" &
+hostproxy=$!
 sleep 0.5
+"$BERTH" proxy admin --admin "$work/admin.sock" PUT /routes "{\"key\":\"bench/web\",\"hosts\":[\"bench.local\"],\"target\":\"$APP_IP:8080\"}" >/dev/null
 
 # run NAME URL: one wrk run, printed as a table row.
 run() {
@@ -90,9 +97,10 @@ echo
 printf '| %-34s | %10s | %8s | %8s | %s\n' "path" "req/s" "p50" "p99" "errors"
 printf '|%s|%s|%s|%s|%s\n' "------------------------------------" "------------" "----------" "----------" "------"
 run "direct to the app container" "http://$APP_IP:8080/"
-run "berth-proxy (container address)" "http://$PROXY_IP:8080/"
-run "berth-proxy (published 127.0.0.1)" "http://127.0.0.1:$PPORT/"
-run "nginx $(nginx -v 2>&1 | sed 's/.*nginx\///') (host, 127.0.0.1)" "http://127.0.0.1:$NPORT/"
+run "nginx $(nginx -v 2>&1 | sed 's/.*nginx\///') (host process, 127.0.0.1)" "http://127.0.0.1:$NPORT/"
+run "berth-proxy (host process, 127.0.0.1)" "http://127.0.0.1:$HPORT/"
+run "berth-proxy (container, its address)" "http://$PROXY_IP:8080/"
+run "berth-proxy (container, published)" "http://127.0.0.1:$PPORT/"
 echo
 
 # Deploy overhead: deploy start -> new version answering through the proxy,
