@@ -218,3 +218,20 @@ func assertServing(t *testing.T, a *app, service string, n int) {
 		t.Errorf("%d running containers of %s, want %d: %v", len(names), service, n, names)
 	}
 }
+
+// TestValidate checks what `berth validate` tells a user about a bad file:
+// exit 2, the file, line and column, and a suggestion, without an engine.
+func TestValidate(t *testing.T) {
+	a := newApp(t, "", "")
+	out := a.mustRun("validate")
+	if !strings.Contains(out, "valid") {
+		t.Errorf("validate on a good config: %s", out)
+	}
+	write(t, filepath.Join(a.dir, "berth.yaml"), fmt.Sprintf("app: %s\nproxy: { http: 127.0.0.1:%d }\nservices:\n  web:\n    rout: { host: web.test, port: 8080 }\n", a.name, a.port))
+	errOut := a.expectFail(2, []string{"berth.yaml:5:5", "did you mean", "route"}, "validate")
+	_ = errOut
+	write(t, filepath.Join(a.dir, "compose.yaml"), "services:\n  web:\n    image: berth-testapp:v1\n    ports: [\"8080:8080\"]\n")
+	write(t, filepath.Join(a.dir, "berth.yaml"), fmt.Sprintf("app: %s\nproxy: { http: 127.0.0.1:%d }\nservices:\n  web:\n    route: { host: web.test, port: 8080 }\n", a.name, a.port))
+	a.expectFail(2, []string{"compose.yaml:4:5", "ports"}, "validate")
+	write(t, filepath.Join(a.dir, "compose.yaml"), "services:\n  web:\n    image: berth-testapp:v1\n")
+}

@@ -34,6 +34,9 @@ func TestWorkerAccessorySecretsVolumes(t *testing.T) {
     command: ["worker"]
     environment:
       MODE: ${MODE:-one}
+    healthcheck:
+      test: ["CMD", "/app", "health"]
+      interval: 300ms
   db:
     image: berth-testapp:v1
     environment:
@@ -68,6 +71,13 @@ secrets:
 	}
 	dbID := containerID(t, a.name+"-db")
 	assertServing(t, a, "worker", 1)
+	if !strings.Contains(errOut, "worker") {
+		t.Errorf("no progress line for the worker:\n%s", errOut)
+	}
+	health, _ := exec.Command("docker", "inspect", "-f", "{{.State.Health.Status}}", a.name+"-worker-1").Output()
+	if strings.TrimSpace(string(health)) != "healthy" {
+		t.Errorf("the worker was promoted before its HEALTHCHECK passed: %s", health)
+	}
 
 	// Change everything: web's env, the worker's env, the db's env.
 	write(t, filepath.Join(a.dir, "web.env"), "GREETING=changed\n")
