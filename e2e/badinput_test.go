@@ -88,13 +88,7 @@ func TestLockHeld(t *testing.T) {
 	testenv.AppImage(t, a.eng, "berth-testapp:slow", "VERSION=slow", "START_DELAY=4s")
 	a.mustRun("deploy")
 
-	slow := exec.Command(a.berth, "deploy", "--image", "web=berth-testapp:slow", "--reason", "slow one")
-	slow.Dir = a.dir
-	stderr, _ := slow.StderrPipe()
-	if err := slow.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitLine(t, stderr, "health")
+	slow := a.startUntil("health", "deploy", "--image", "web=berth-testapp:slow", "--reason", "slow one")
 	a.expectFail(4, []string{"locked", "slow one", "berth lock release", "--lock-wait"}, "deploy")
 	status := a.mustRun("lock", "status", "--format", "json")
 	if !strings.Contains(status, `"locked": true`) || !strings.Contains(status, "slow one") {
@@ -110,6 +104,23 @@ func TestLockHeld(t *testing.T) {
 	if s := a.mustRun("lock", "status"); !strings.Contains(s, "not locked") {
 		t.Errorf("lock still held after both deploys: %s", s)
 	}
+}
+
+// startUntil starts berth in the background and returns once its progress
+// reached a line containing step; the caller signals and waits.
+func (a *app) startUntil(step string, args ...string) *exec.Cmd {
+	a.t.Helper()
+	cmd := exec.Command(a.berth, args...)
+	cmd.Dir = a.dir
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		a.t.Fatal(err)
+	}
+	waitLine(a.t, stderr, step)
+	return cmd
 }
 
 // waitLine reads r until a line contains s, then keeps draining r.
@@ -143,13 +154,7 @@ func TestInterruptBeforeSwitch(t *testing.T) {
 	testenv.AppImage(t, a.eng, "berth-testapp:v1", "VERSION=v1")
 	testenv.AppImage(t, a.eng, "berth-testapp:slow", "VERSION=slow", "START_DELAY=6s")
 	a.mustRun("deploy")
-	cmd := exec.Command(a.berth, "deploy", "--image", "web=berth-testapp:slow")
-	cmd.Dir = a.dir
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitLine(t, stderr, "health")
+	cmd := a.startUntil("health", "deploy", "--image", "web=berth-testapp:slow")
 	_ = cmd.Process.Signal(os.Interrupt)
 	err := cmd.Wait()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
@@ -174,13 +179,7 @@ func TestKilledDeployConverges(t *testing.T) {
 	a.mustRun("deploy")
 
 	kill := func(step string, args ...string) {
-		cmd := exec.Command(a.berth, args...)
-		cmd.Dir = a.dir
-		stderr, _ := cmd.StderrPipe()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		waitLine(t, stderr, step)
+		cmd := a.startUntil(step, args...)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
 	}
