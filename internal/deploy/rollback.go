@@ -41,7 +41,9 @@ func (d *Deployer) Rollback(ctx context.Context, opts RollbackOptions) (*Result,
 				if err := d.prepareHost(ctx, eng); err != nil {
 					return err
 				}
+				start := time.Now()
 				r, err := d.rollbackOne(ctx, eng, svc, opts.To)
+				r.Seconds = time.Since(start).Seconds()
 				if err != nil {
 					return err
 				}
