@@ -5,7 +5,17 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/berthhq/berth/internal/config"
 )
+
+// InvalidError is `berth validate`'s verdict on a bad configuration: exit 1,
+// the answer to the question asked, rather than 2, a failure to run.
+type InvalidError struct{ Err error }
+
+func (e *InvalidError) Error() string { return e.Err.Error() }
+
+func (e *InvalidError) Unwrap() error { return e.Err }
 
 func newValidateCommand(g *Globals) *cobra.Command {
 	return &cobra.Command{
@@ -23,6 +33,9 @@ func runValidate(ctx context.Context, g *Globals) error {
 	if err != nil {
 		if g.json() {
 			_ = printJSON(g.Stdout, map[string]any{"valid": false, "error": err.Error()})
+		}
+		if config.IsConfigError(err) {
+			return &InvalidError{Err: err}
 		}
 		return err
 	}
