@@ -1,11 +1,8 @@
 package proxy
 
 import (
-	"bufio"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -39,7 +36,6 @@ type accessLog struct {
 	done      chan struct{}
 	closeOnce sync.Once
 
-	recs  sync.Pool
 	lines sync.Pool
 }
 
@@ -52,7 +48,6 @@ func newAccessLog(out io.Writer, log *slog.Logger) *accessLog {
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
 	}
-	a.recs.New = func() any { return new(recorder) }
 	a.lines.New = func() any { b := make([]byte, 0, 512); return &b }
 	go a.run()
 	return a
@@ -96,120 +91,6 @@ func (a *accessLog) run() {
 func (a *accessLog) close() {
 	a.closeOnce.Do(func() { close(a.stop) })
 	<-a.done
-}
-
-func (a *accessLog) begin(w http.ResponseWriter, r *http.Request, e *routeEntry) *recorder {
-	rec := a.recs.Get().(*recorder)
-	*rec = recorder{ResponseWriter: w, req: r, entry: e, start: time.Now()}
-	return rec
-}
-
-func (a *accessLog) end(rec *recorder) {
-	bp := a.lines.Get().(*[]byte)
-	line := rec.appendJSON((*bp)[:0], time.Since(rec.start))
-	a.mu.Lock()
-	if len(a.buf)+len(line) > accessMaxPending {
-		a.dropped++
-	} else {
-		a.buf = append(a.buf, line...)
-	}
-	full := len(a.buf) >= accessKickAt
-	a.mu.Unlock()
-	if full {
-		select {
-		case a.kick <- struct{}{}:
-		default:
-		}
-	}
-	*bp = line
-	a.lines.Put(bp)
-	*rec = recorder{}
-	a.recs.Put(rec)
-}
-
-// recorder observes status and size for the access log. It passes Flush and
-// Hijack through so streaming and websocket upgrades behave as without it.
-type recorder struct {
-	http.ResponseWriter
-	req    *http.Request
-	entry  *routeEntry
-	start  time.Time
-	status int
-	bytes  int64
-	err    error
-}
-
-func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 && code >= 200 {
-		r.status = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	n, err := r.ResponseWriter.Write(b)
-	r.bytes += int64(n)
-	return n, err
-}
-
-func (r *recorder) FlushError() error {
-	if f, ok := r.ResponseWriter.(interface{ FlushError() error }); ok {
-		return f.FlushError()
-	}
-	if f, ok := r.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-		return nil
-	}
-	return http.ErrNotSupported
-}
-
-func (r *recorder) Flush() { _ = r.FlushError() }
-
-func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if r.status == 0 {
-		r.status = http.StatusSwitchingProtocols
-	}
-	return http.NewResponseController(r.ResponseWriter).Hijack()
-}
-
-func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
-// appendJSON formats the access log line by hand: encoding/json would
-// allocate a map or struct and reflect on every request.
-func (r *recorder) appendJSON(b []byte, d time.Duration) []byte {
-	req := r.req
-	b = append(b, `{"time":"`...)
-	b = r.start.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
-	b = append(b, `","host":`...)
-	b = appendJSONString(b, req.Host)
-	b = append(b, `,"method":`...)
-	b = appendJSONString(b, req.Method)
-	b = append(b, `,"path":`...)
-	b = appendJSONString(b, req.URL.Path)
-	b = append(b, `,"status":`...)
-	b = strconv.AppendInt(b, int64(r.status), 10)
-	b = append(b, `,"bytes":`...)
-	b = strconv.AppendInt(b, r.bytes, 10)
-	b = append(b, `,"duration_ms":`...)
-	b = strconv.AppendFloat(b, float64(d)/float64(time.Millisecond), 'f', 3, 64)
-	b = append(b, `,"target":`...)
-	if r.entry != nil {
-		b = appendJSONString(b, r.entry.route.Target)
-		b = append(b, `,"route":`...)
-		b = appendJSONString(b, r.entry.route.Key)
-	} else {
-		b = append(b, `"","route":""`...)
-	}
-	b = append(b, `,"remote":`...)
-	b = appendJSONString(b, req.RemoteAddr)
-	if r.err != nil {
-		b = append(b, `,"error":`...)
-		b = appendJSONString(b, r.err.Error())
-	}
-	return append(b, "}\n"...)
 }
 
 const hexDigits = "0123456789abcdef"
@@ -256,3 +137,81 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// logEntry is one proxied request as the access log records it.
+type logEntry struct {
+	start              time.Time
+	method, path, host []byte
+	status             int
+	bytes              int64
+	entry              *routeEntry
+	remote             string
+	err                error
+	logged             bool
+}
+
+// logRequest appends lg's line once.
+func (s *Server) logRequest(lg *logEntry) {
+	if s.alog == nil || lg.logged {
+		return
+	}
+	lg.logged = true
+	s.alog.append(lg)
+}
+
+func (a *accessLog) append(lg *logEntry) {
+	bp := a.lines.Get().(*[]byte)
+	line := lg.appendJSON((*bp)[:0], time.Since(lg.start))
+	a.mu.Lock()
+	if len(a.buf)+len(line) > accessMaxPending {
+		a.dropped++
+	} else {
+		a.buf = append(a.buf, line...)
+	}
+	full := len(a.buf) >= accessKickAt
+	a.mu.Unlock()
+	if full {
+		select {
+		case a.kick <- struct{}{}:
+		default:
+		}
+	}
+	*bp = line
+	a.lines.Put(bp)
+}
+
+func (lg *logEntry) appendJSON(b []byte, d time.Duration) []byte {
+	b = append(b, `{"time":"`...)
+	b = lg.start.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	b = append(b, `","host":`...)
+	b = appendJSONBytes(b, lg.host)
+	b = append(b, `,"method":`...)
+	b = appendJSONBytes(b, lg.method)
+	b = append(b, `,"path":`...)
+	b = appendJSONBytes(b, lg.path)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(lg.status), 10)
+	b = append(b, `,"bytes":`...)
+	b = strconv.AppendInt(b, lg.bytes, 10)
+	b = append(b, `,"duration_ms":`...)
+	b = strconv.AppendFloat(b, float64(d)/float64(time.Millisecond), 'f', 3, 64)
+	b = append(b, `,"target":`...)
+	if lg.entry != nil {
+		b = appendJSONString(b, lg.entry.route.Target)
+		b = append(b, `,"route":`...)
+		b = appendJSONString(b, lg.entry.route.Key)
+	} else {
+		b = append(b, `"","route":""`...)
+	}
+	b = append(b, `,"remote":`...)
+	b = appendJSONString(b, lg.remote)
+	if lg.err != nil {
+		b = append(b, `,"error":`...)
+		b = appendJSONString(b, lg.err.Error())
+	}
+	return append(b, "}\n"...)
+}
+
+// appendJSONBytes is appendJSONString for a byte slice of the request head;
+// the conversion does not allocate when passed straight through.
+func appendJSONBytes(b, s []byte) []byte { return appendJSONString(b, string(s)) }

@@ -84,7 +84,7 @@ func (s *Server) Drain(ctx context.Context, name string, timeout time.Duration) 
 }
 
 // waitUnwound gives cancelled requests a moment to return. Until they have,
-// the target must stay registered as refused, or the transport's automatic
+// the target must stay registered as refused, or the forwarder.s automatic
 // retry of an idempotent request could dial the old container again.
 func (s *Server) waitUnwound(ctx context.Context, t *target) {
 	deadline := time.Now().Add(unwindGrace)

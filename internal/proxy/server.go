@@ -65,13 +65,12 @@ func (o Options) withDefaults() Options {
 // Server is berth-proxy: the routing handler plus its admin API. It can be
 // embedded in tests of other packages through NewServer and Serve.
 type Server struct {
-	opts      Options
-	log       *slog.Logger
-	maxBody   int64 // <= 0: unlimited
-	transport *http.Transport
-	targets   *targets
-	checker   *checker
-	alog      *accessLog
+	opts    Options
+	log     *slog.Logger
+	maxBody int64 // <= 0: unlimited
+	targets *targets
+	checker *checker
+	alog    *accessLog
 
 	table atomic.Pointer[table]
 	// mu serialises route writers so that build, persist and publish happen
@@ -84,8 +83,7 @@ type Server struct {
 func NewServer(opts Options) (*Server, error) {
 	opts = opts.withDefaults()
 	s := &Server{opts: opts, log: opts.Logger, maxBody: opts.MaxBody, checker: newChecker()}
-	s.targets = newTargets(s.newProxy)
-	s.transport = newTransport(s.targets)
+	s.targets = newTargets()
 
 	routes, err := loadState(opts.StateFile)
 	if err != nil {
@@ -156,18 +154,11 @@ func listenAdmin(path string) (net.Listener, error) {
 // once.
 func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 	errLog := slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)
-	hs := &http.Server{
-		Handler: s,
-		// Headers must arrive promptly (slowloris); bodies and responses get
-		// no deadline because uploads, long-polls and websockets are legit.
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          errLog,
-	}
+	h1 := newH1Server(s)
 	as := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
 
 	errc := make(chan error, 2)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- h1.serve(ln) }()
 	go func() { errc <- as.Serve(adminLn) }()
 	s.log.Info("berth-proxy serving", "listen", ln.Addr().String(), "admin", adminLn.Addr().String(),
 		"routes", len(s.table.Load().byKey), "state", s.opts.StateFile)
@@ -176,33 +167,35 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
-		err = fmt.Errorf("proxy: serving: %w", err)
+		if err != nil {
+			err = fmt.Errorf("proxy: serving: %w", err)
+		}
 	}
-	s.shutdown(hs, as)
+	s.shutdown(ln, h1, as)
 	return err
 }
 
-func (s *Server) shutdown(servers ...*http.Server) {
+// shutdown stops accepting, lets requests in flight finish within
+// ShutdownTimeout, then closes what is left.
+func (s *Server) shutdown(ln net.Listener, h1 *h1server, as *http.Server) {
 	s.log.Info("berth-proxy shutting down", "timeout", s.opts.ShutdownTimeout.String())
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
+	deadline := time.Now().Add(s.opts.ShutdownTimeout)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
+	h1.mu.Lock()
+	h1.closed = true
+	h1.mu.Unlock()
+	ln.Close()
 	var wg sync.WaitGroup
-	for _, hs := range servers {
-		wg.Go(func() {
-			if err := hs.Shutdown(ctx); err != nil {
-				hs.Close()
-			}
-		})
-	}
+	wg.Go(func() { h1.shutdown(deadline) })
+	wg.Go(func() {
+		if err := as.Shutdown(ctx); err != nil {
+			as.Close()
+		}
+	})
 	wg.Wait()
-	// Shutdown does not track hijacked connections (websockets); closing the
-	// upstream side ends their copy loops and returns their handlers.
 	for _, t := range s.targets.all() {
 		t.closeConns()
-	}
-	s.transport.CloseIdleConnections()
-	for deadline := time.Now().Add(time.Second); s.inflight() > 0 && time.Now().Before(deadline); {
-		time.Sleep(drainPoll)
 	}
 	s.closeAccessLog()
 	s.log.Info("berth-proxy stopped")

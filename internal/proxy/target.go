@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http/httputil"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,7 +19,6 @@ type target struct {
 	// cancelled idempotent request on a fresh connection. A route pointing here
 	// again clears it (rollback).
 	refused atomic.Bool
-	proxy   *httputil.ReverseProxy
 
 	mu    sync.Mutex
 	conns map[*trackedConn]struct{}
@@ -32,7 +30,7 @@ type target struct {
 //
 // Closing connections rather than cancelling per-request contexts keeps the
 // request path free of any registration (no lock, no allocation): the
-// transport turns a closed connection into an error for exactly the requests
+// forwarder turns a closed connection into an error for exactly the requests
 // using it, and hijacked websocket connections end the same way.
 func (t *target) cancel() int64 {
 	n := t.inflight.Load()
@@ -66,13 +64,15 @@ func (t *target) connCount() int {
 // trackedConn lets a target find and close its upstream connections.
 type trackedConn struct {
 	net.Conn
-	t    *target
-	once sync.Once
+	t      *target
+	once   sync.Once
+	closed atomic.Bool // set by Close, so a pinned connection a drain closed is not reused
 }
 
 func (c *trackedConn) Close() error {
 	err := net.ErrClosed
 	c.once.Do(func() {
+		c.closed.Store(true)
 		c.t.mu.Lock()
 		delete(c.t.conns, c)
 		c.t.mu.Unlock()
@@ -82,19 +82,17 @@ func (c *trackedConn) Close() error {
 }
 
 // targets is the registry of target state, shared by the route table, the
-// transport's dialer, and drain.
+// forwarder.s dialer, and drain.
 type targets struct {
-	mu       sync.Mutex
-	m        map[string]*target
-	newProxy func(*target) *httputil.ReverseProxy
-	dialer   net.Dialer
+	mu     sync.Mutex
+	m      map[string]*target
+	dialer net.Dialer
 }
 
-func newTargets(newProxy func(*target) *httputil.ReverseProxy) *targets {
+func newTargets() *targets {
 	return &targets{
-		m:        map[string]*target{},
-		newProxy: newProxy,
-		dialer:   net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second},
+		m:      map[string]*target{},
+		dialer: net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second},
 	}
 }
 
@@ -105,7 +103,6 @@ func (ts *targets) get(name string) *target {
 	t, ok := ts.m[name]
 	if !ok {
 		t = &target{name: name, conns: map[*trackedConn]struct{}{}}
-		t.proxy = ts.newProxy(t)
 		ts.m[name] = t
 	}
 	return t
@@ -137,7 +134,7 @@ func (ts *targets) all() []*target {
 	return out
 }
 
-// dial is the shared transport's DialContext. addr is the target name, since
+// dial opens upstream connections for the forwarder. addr is the target name, since
 // request URLs carry it verbatim as their host.
 func (ts *targets) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	t := ts.get(addr)
