@@ -5,7 +5,7 @@
 #     the same load generator (wrk) in the same run;
 #  2. deploy overhead: from `berth deploy` to the new version answering,
 #     minus the app's own time from container start to listening.
-# Needs: docker engine, wrk, nginx (apt-get install wrk nginx-light), curl.
+# Needs: docker engine, wrk, hey, nginx (apt-get install wrk hey nginx-light), curl.
 # Knobs: DURATION (10s), CONNS (64), THREADS (2), ROUNDS (5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -79,29 +79,57 @@ hostproxy=$!
 sleep 0.5
 "$BERTH" proxy admin --admin "$work/admin.sock" PUT /routes "{\"key\":\"bench/web\",\"hosts\":[\"bench.local\"],\"target\":\"$APP_IP:8080\"}" >/dev/null
 
-# run NAME URL: one wrk run, printed as a table row.
-run() {
-  local name=$1 url=$2 out
-  wrk -t"$THREADS" -c"$CONNS" -d2s -H 'Host: bench.local' "$url" >/dev/null 2>&1   # warm up
-  out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H 'Host: bench.local' "$url")
-  local rps p50 p99 errs
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
-  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
-  printf '| %-34s | %10s | %8s | %8s | %s\n' "$name" "$rps" "$p50" "$p99" "${errs:-0 errors}"
+# measure URL: one wrk run; prints "req/s p50 p99 errors".
+measure() {
+  local out
+  out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H 'Host: bench.local' "$1")
+  awk '/Requests\/sec/ {r=$2} $1=="50%" {p50=$2} $1=="99%" {p99=$2} /Non-2xx|Socket errors/ {e=e $0 " "} END {if (e=="") e="0"; print r, p50, p99, e}' <<<"$out"
 }
+# to_ms turns wrk's 1.23ms / 456.78us / 1.2s into milliseconds.
+to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.2f", v}' <<<"$1"; }
 
-echo "## proxy throughput (wrk -t$THREADS -c$CONNS -d$DURATION, keep-alive, GET / ~40 B JSON; $(nproc) cores shared by wrk, proxy and app)"
+names=("direct to the app container" "nginx $(nginx -v 2>&1 | sed 's/.*nginx\///') (host process, 127.0.0.1)" "berth-proxy (host process, 127.0.0.1)" "berth-proxy (container, its address)" "berth-proxy (container, published)")
+urls=("http://$APP_IP:8080/" "http://127.0.0.1:$NPORT/" "http://127.0.0.1:$HPORT/" "http://$PROXY_IP:8080/" "http://127.0.0.1:$PPORT/")
+ROUNDS_T=${ROUNDS_T:-3}
+declare -A res
+for u in "${urls[@]}"; do wrk -t"$THREADS" -c"$CONNS" -d2s -H 'Host: bench.local' "$u" >/dev/null 2>&1; done   # warm up
+# Rounds interleave the paths so that a noisy moment hits all of them.
+for r in $(seq 1 "$ROUNDS_T"); do
+  for i in "${!urls[@]}"; do res[$i,$r]=$(measure "${urls[$i]}"); done
+done
+median() { sort -n | sed -n "$(( (ROUNDS_T + 1) / 2 ))p"; }
+
+echo "## proxy throughput (wrk -t$THREADS -c$CONNS -d$DURATION, keep-alive, GET / ~40 B JSON; $ROUNDS_T interleaved rounds, median; $(nproc) cores shared by wrk, proxy and app)"
 echo
-printf '| %-34s | %10s | %8s | %8s | %s\n' "path" "req/s" "p50" "p99" "errors"
-printf '|%s|%s|%s|%s|%s\n' "------------------------------------" "------------" "----------" "----------" "------"
-run "direct to the app container" "http://$APP_IP:8080/"
-run "nginx $(nginx -v 2>&1 | sed 's/.*nginx\///') (host process, 127.0.0.1)" "http://127.0.0.1:$NPORT/"
-run "berth-proxy (host process, 127.0.0.1)" "http://127.0.0.1:$HPORT/"
-run "berth-proxy (container, its address)" "http://$PROXY_IP:8080/"
-run "berth-proxy (container, published)" "http://127.0.0.1:$PPORT/"
+printf '| %-40s | %10s | %8s | %8s | %s\n' "path" "req/s" "p50 ms" "p99 ms" "errors (all rounds)"
+printf '|%s|%s|%s|%s|%s\n' "------------------------------------------" "------------" "----------" "----------" "------"
+for i in "${!urls[@]}"; do
+  rps=$(for r in $(seq 1 "$ROUNDS_T"); do awk '{print $1}' <<<"${res[$i,$r]}"; done | median)
+  p50=$(for r in $(seq 1 "$ROUNDS_T"); do to_ms "$(awk '{print $2}' <<<"${res[$i,$r]}")"; echo; done | median)
+  p99=$(for r in $(seq 1 "$ROUNDS_T"); do to_ms "$(awk '{print $3}' <<<"${res[$i,$r]}")"; echo; done | median)
+  errs=$(for r in $(seq 1 "$ROUNDS_T"); do cut -d' ' -f4- <<<"${res[$i,$r]}"; done | sort -u | tr '\n' ' ')
+  printf '| %-40s | %10s | %8s | %8s | %s\n' "${names[$i]}" "$rps" "$p50" "$p99" "$errs"
+  [ "$i" = 1 ] && nginx_rps=$rps nginx_p99=$p99
+  [ "$i" = 2 ] && berth_rps=$rps berth_p99=$p99
+done
 echo
+awk -v b="$berth_rps" -v n="$nginx_rps" -v bp="$berth_p99" -v np="$nginx_p99" 'BEGIN {printf "berth-proxy / nginx, same placement: %.2fx requests/s, p99 %+.2f ms (at saturation)\n", b/n, bp-np}'
+echo
+
+# Latency at a fixed, unsaturated rate: what the proxy adds to a request,
+# without queueing on two busy cores (hey: 10 workers x 100 req/s).
+if command -v hey >/dev/null; then
+  echo "## added latency at 1000 req/s (hey -z $DURATION -c 10 -q 100)"
+  echo
+  printf '| %-40s | %8s | %8s | %8s |\n' "path" "p50 ms" "p90 ms" "p99 ms"
+  printf '|%s|%s|%s|%s|\n' "------------------------------------------" "----------" "----------" "----------"
+  for i in 0 1 2 3; do
+    out=$(hey -z "$DURATION" -c 10 -q 100 -host bench.local "${urls[$i]}")
+    pct() { awk -v p="$1" '$1==p"%" && $2=="in" {printf "%.2f", $3*1000}' <<<"$out"; }
+    printf '| %-40s | %8s | %8s | %8s |\n' "${names[$i]}" "$(pct 50)" "$(pct 90)" "$(pct 99)"
+  done
+  echo
+fi
 
 # Deploy overhead: deploy start -> new version answering through the proxy,
 # minus the app's own start (container StartedAt -> its "listening" line).

@@ -52,9 +52,17 @@ func TestPortTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
+	before, beforeErr := a.eng.InspectContainer(t.Context(), "berth-proxy")
 	a.expectFail(6, []string{"berth-proxy cannot listen on 127.0.0.1:", "taken", "proxy.http"}, "deploy")
-	if _, err := a.eng.InspectContainer(t.Context(), "berth-proxy"); err == nil {
+	after, err := a.eng.InspectContainer(t.Context(), "berth-proxy")
+	switch {
+	case beforeErr != nil && err == nil:
 		t.Errorf("a berth-proxy that could not start was left behind")
+	case beforeErr == nil && (err != nil || after.ID != before.ID || after.Running != before.Running):
+		t.Errorf("the berth-proxy that ran before was not restored: before %s running=%v, after %s running=%v (%v)", before.ID, before.Running, after.ID, after.Running, err)
+	}
+	if _, err := a.eng.InspectContainer(t.Context(), "berth-proxy-previous"); err == nil {
+		t.Errorf("berth-proxy-previous was left behind")
 	}
 }
 

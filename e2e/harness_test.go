@@ -28,6 +28,10 @@ type app struct {
 	host  string // the route's Host header
 	berth string
 	eng   *engine.Client
+	// ownProxy makes deploys take over berth-proxy (--recreate-proxy) when
+	// another app on this engine (a demo, an earlier test) set it up with
+	// another port: the tests own the local engine while they run.
+	ownProxy bool
 }
 
 // newApp writes berth.yaml and compose.yaml for a routed test service "web"
@@ -36,7 +40,7 @@ type app struct {
 func newApp(t *testing.T, extraBerth, extraCompose string) *app {
 	t.Helper()
 	eng := testenv.Engine(t)
-	a := &app{t: t, name: fmt.Sprintf("e2e%d", time.Now().UnixNano()%1_000_000), dir: t.TempDir(), port: testenv.FreePort(t), host: "web.test", berth: testenv.Berth(t), eng: eng}
+	a := &app{t: t, name: fmt.Sprintf("e2e%d", time.Now().UnixNano()%1_000_000), dir: t.TempDir(), port: testenv.FreePort(t), host: "web.test", berth: testenv.Berth(t), eng: eng, ownProxy: true}
 	berthYAML := fmt.Sprintf(`app: %s
 proxy:
   http: 127.0.0.1:%d
@@ -73,6 +77,9 @@ func (a *app) run(args ...string) (string, string, int) {
 	a.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	if a.ownProxy && len(args) > 0 && (args[0] == "deploy" || args[0] == "rollback") {
+		args = append(args, "--recreate-proxy")
+	}
 	cmd := exec.CommandContext(ctx, a.berth, args...)
 	cmd.Dir = a.dir
 	var out, errb bytes.Buffer

@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -82,4 +84,29 @@ func pidOf(t *testing.T, container string) int {
 		t.Fatalf("%s has no pid: %q", container, out)
 	}
 	return pid
+}
+
+// TestProxySettingsShared: berth-proxy is one per host. An app whose
+// berth.yaml asks for another proxy.http does not silently take it away from
+// the apps it serves: exit 6 naming them, until --recreate-proxy, after
+// which every app is served on the new address.
+func TestProxySettingsShared(t *testing.T) {
+	first := newApp(t, "", "")
+	testenv.AppImage(t, first.eng, "berth-testapp:v1", "VERSION=v1")
+	first.mustRun("deploy")
+	first.waitServing("v1", 10*time.Second)
+
+	second := newApp(t, "", "")
+	second.host = "web.test"
+	second.ownProxy = false
+	// Same route host in both apps would collide; give the second its own.
+	write(t, filepath.Join(second.dir, "berth.yaml"), fmt.Sprintf("app: %s\nproxy: { http: 127.0.0.1:%d }\nservices:\n  web:\n    route: { host: second.test, port: 8080, health_interval: 200ms }\n", second.name, second.port))
+	second.host = "second.test"
+	second.expectFail(6, []string{first.name, fmt.Sprintf("127.0.0.1:%d", first.port), "--recreate-proxy"}, "deploy")
+	first.waitServing("v1", time.Second) // untouched
+
+	second.mustRun("deploy", "--recreate-proxy")
+	second.waitServing("v1", 10*time.Second)
+	first.port = second.port // the one proxy now listens there, for both
+	first.waitServing("v1", 5*time.Second)
 }

@@ -15,8 +15,9 @@ import (
 type DeployOptions struct {
 	Images   []string
 	Version  string
-	LockWait time.Duration
-	Reason   string
+	LockWait      time.Duration
+	Reason        string
+	RecreateProxy bool
 }
 
 func newDeployCommand(g *Globals) *cobra.Command {
@@ -33,6 +34,7 @@ func newDeployCommand(g *Globals) *cobra.Command {
 	f.StringVar(&o.Version, "version", "", "release version (default: the image tag or digest)")
 	f.DurationVar(&o.LockWait, "lock-wait", 0, "wait this long for another deploy's lock instead of failing at once")
 	f.StringVar(&o.Reason, "reason", "", "why you deploy, recorded in the lock")
+	f.BoolVar(&o.RecreateProxy, "recreate-proxy", false, "replace berth-proxy when its settings differ, even while other apps route through it (they lose it for about a second)")
 	return cmd
 }
 
@@ -58,7 +60,7 @@ func runDeploy(ctx context.Context, g *Globals, o DeployOptions, services []stri
 		return err
 	}
 	defer closeAll()
-	defer d.Progress.(*progress).Close()
+	d.RecreateProxy = o.RecreateProxy
 	res, err := d.Deploy(ctx, deploy.Options{Services: services, Images: images, Version: o.Version, LockWait: o.LockWait, Reason: o.Reason})
 	d.Progress.(*progress).Close()
 	printResult(g, res, err)

@@ -37,6 +37,7 @@ func ExitCode(err error) int {
 		unhealthy   *deploy.HealthError
 		portTaken   *deploy.PortTakenError
 		nameTaken   *deploy.NameTakenError
+		proxyConf   *deploy.ProxySettingsError
 	)
 	switch {
 	case err == nil:
@@ -53,7 +54,7 @@ func ExitCode(err error) int {
 		return ExitLocked
 	case errors.As(err, &unhealthy):
 		return ExitUnhealthy
-	case errors.As(err, &portTaken), errors.As(err, &nameTaken):
+	case errors.As(err, &portTaken), errors.As(err, &nameTaken), errors.As(err, &proxyConf):
 		return ExitConflict
 	}
 	return ExitError

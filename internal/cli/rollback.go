@@ -11,8 +11,9 @@ import (
 
 // RollbackOptions are `berth rollback`'s flags.
 type RollbackOptions struct {
-	To       int
-	LockWait time.Duration
+	To            int
+	LockWait      time.Duration
+	RecreateProxy bool
 }
 
 func newRollbackCommand(g *Globals) *cobra.Command {
@@ -27,6 +28,7 @@ func newRollbackCommand(g *Globals) *cobra.Command {
 	}
 	cmd.Flags().IntVar(&o.To, "to", 0, "release number to return to (default: the one before the serving release)")
 	cmd.Flags().DurationVar(&o.LockWait, "lock-wait", 0, "wait this long for another deploy's lock")
+	cmd.Flags().BoolVar(&o.RecreateProxy, "recreate-proxy", false, "replace berth-proxy when its settings differ, even while other apps route through it")
 	return cmd
 }
 
@@ -36,6 +38,7 @@ func runRollback(ctx context.Context, g *Globals, o RollbackOptions, services []
 		return err
 	}
 	defer closeAll()
+	d.RecreateProxy = o.RecreateProxy
 	res, err := d.Rollback(ctx, deploy.RollbackOptions{Services: services, To: o.To, LockWait: o.LockWait})
 	d.Progress.(*progress).Close()
 	printResult(g, res, err)

@@ -4,6 +4,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -70,7 +71,9 @@ func Execute(ctx context.Context, args []string) int {
 	err := root.ExecuteContext(ctx)
 	if err != nil {
 		if ctx.Err() != nil && ExitCode(err) == ExitError {
-			err = fmt.Errorf("interrupted: %w", ctx.Err())
+			// Keep the real error: a cleanup that failed after the
+			// interrupt is what the operator needs to see.
+			err = fmt.Errorf("interrupted: %w", errors.Join(ctx.Err(), err))
 		}
 		fmt.Fprintln(os.Stderr, "berth: "+err.Error())
 	}

@@ -65,7 +65,7 @@ func (d *Deployer) waitAccessory(ctx context.Context, eng Engine, svc *config.Se
 	last, err := waitWorker(ctx, eng, svc, id)
 	if err != nil {
 		logs, _ := eng.ContainerLogs(ctx, id, 30)
-		return &HealthError{Host: eng.Host(), Service: svc.Name, Container: name, Timeout: svc.Deploy.HealthTimeout, LastCheck: last, Logs: logs}
+		return &HealthError{Host: eng.Host(), Service: svc.Name, Container: name, Timeout: svc.Deploy.HealthTimeout, LastCheck: last, Logs: logs, Accessory: true}
 	}
 	return nil
 }

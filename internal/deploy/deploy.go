@@ -23,6 +23,12 @@ type Deployer struct {
 	Admit func(svc *config.Service, spec engine.ContainerSpec) error
 	// ImageRef is berth's own image on the hosts; set by Prepare.
 	ImageRef string
+	// RecreateProxy allows replacing berth-proxy when this berth.yaml's
+	// proxy settings differ from those it runs with while other apps route
+	// through it (a moment without a proxy for them).
+	RecreateProxy bool
+
+	prepared map[string]bool
 }
 
 // Options select what a deploy does.
@@ -72,17 +78,19 @@ func (d *Deployer) withLock(ctx context.Context, wait time.Duration, reason stri
 	}
 	d.ImageRef = ref
 	d.progress().Step(Event{Host: eng.Host(), Step: "lock", Detail: "taking the deploy lock"})
-	if _, err := release.Acquire(ctx, eng, d.Cfg.App, ref, reason, wait); err != nil {
+	lock, err := release.Acquire(ctx, eng, d.Cfg.App, ref, reason, wait)
+	if err != nil {
 		return err
 	}
-	defer func() {
-		cctx, cancel := cleanupCtx(ctx)
-		defer cancel()
-		if err := release.Unlock(cctx, eng, d.Cfg.App); err != nil {
-			d.progress().Step(Event{Host: eng.Host(), Step: "lock", Detail: "could not release the lock: " + err.Error()})
-		}
-	}()
-	return fn()
+	err = fn()
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if uerr := release.UnlockHeld(cctx, eng, lock); uerr != nil {
+		// The work is done (or failed on its own); a lock left behind would
+		// block the next deploy, so say so and how to clear it.
+		return errors.Join(err, fmt.Errorf("host %s: %w (fix: run `berth lock release`)", eng.Host(), uerr))
+	}
+	return err
 }
 
 // selectServices resolves names to services, in dependency order.
@@ -167,6 +175,9 @@ func (d *Deployer) Deploy(ctx context.Context, opts Options) (*Result, error) {
 // prepareHost makes sure the host has berth's image, the networks and, when
 // any service is routed, a running berth-proxy.
 func (d *Deployer) prepareHost(ctx context.Context, eng Engine) error {
+	if d.prepared[eng.Host()] {
+		return nil
+	}
 	ref, err := EnsureSelfImage(ctx, eng)
 	if err != nil {
 		return err
@@ -179,11 +190,19 @@ func (d *Deployer) prepareHost(ctx context.Context, eng Engine) error {
 	if err := eng.EnsureNetwork(ctx, AppNetwork(d.Cfg.App), appLabels); err != nil {
 		return err
 	}
+	// berth-proxy publishes a port: only hosts with a routed service get one.
 	for _, s := range d.Cfg.Services {
-		if s.Route != nil {
-			return ensureProxy(ctx, eng, d.Cfg, ref, d.progress())
+		if s.Route != nil && onHost(s.Hosts, eng.Host()) {
+			if err := d.ensureProxy(ctx, eng, ref); err != nil {
+				return err
+			}
+			break
 		}
 	}
+	if d.prepared == nil {
+		d.prepared = map[string]bool{}
+	}
+	d.prepared[eng.Host()] = true
 	return nil
 }
 
@@ -206,13 +225,7 @@ func resolveImage(ctx context.Context, eng Engine, svc string, image string) (st
 	if !engine.IsNotFound(err) {
 		return "", err
 	}
-	puller, ok := eng.(interface {
-		PullImage(ctx context.Context, ref string) error
-	})
-	if !ok {
-		return "", &ImageMissingError{Host: eng.Host(), Service: svc, Image: image, Err: err}
-	}
-	if perr := puller.PullImage(ctx, image); perr != nil {
+	if perr := eng.PullImage(ctx, image); perr != nil {
 		return "", &ImageMissingError{Host: eng.Host(), Service: svc, Image: image, Err: perr}
 	}
 	info, err = eng.InspectImage(ctx, image)
@@ -296,7 +309,7 @@ func failNew(ctx context.Context, eng Engine, id string) string {
 	if err != nil {
 		logs += "(could not read the logs: " + err.Error() + ")"
 	}
-	_ = eng.RemoveContainer(cctx, id, true)
+	_ = eng.DiscardContainer(cctx, id)
 	return logs
 }
 

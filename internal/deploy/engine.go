@@ -15,6 +15,8 @@ type Engine interface {
 	StartContainer(ctx context.Context, id string) error
 	StopContainer(ctx context.Context, id string, timeout time.Duration) error
 	RemoveContainer(ctx context.Context, id string, force bool) error
+	DiscardContainer(ctx context.Context, id string) error
+	RenameContainer(ctx context.Context, id, name string) error
 	InspectContainer(ctx context.Context, idOrName string) (engine.ContainerInfo, error)
 	ListContainers(ctx context.Context, labels map[string]string) ([]engine.ContainerSummary, error)
 	ContainerLogs(ctx context.Context, id string, tail int) (string, error)
@@ -26,6 +28,7 @@ type Engine interface {
 	RemoveVolume(ctx context.Context, name string) error
 	InspectImage(ctx context.Context, ref string) (engine.ImageInfo, error)
 	ImportImage(ctx context.Context, ref string, files []engine.ImageFile, changes []string) error
+	PullImage(ctx context.Context, ref string) error
 }
 
 var _ Engine = (*engine.Client)(nil)

@@ -17,14 +17,18 @@ type HealthError struct {
 	Timeout   time.Duration
 	LastCheck string // the last health check result, human readable
 	Logs      string // the container's last log lines
-	Rollback  bool   // the release was a rollback target, not a new one
+	Accessory bool   // a long-lived service: there is no previous release
 }
 
 func (e *HealthError) Error() string {
 	var b strings.Builder
-	what := "the previous release keeps serving"
-	fmt.Fprintf(&b, "host %s: service %s: release %d (%s) did not become healthy within %s; it received no traffic and %s.\nlast health check: %s",
-		e.Host, e.Service, e.Release, e.Container, e.Timeout, what, e.LastCheck)
+	if e.Accessory {
+		fmt.Fprintf(&b, "host %s: accessory %s (%s) did not become ready within %s.\nlast check: %s",
+			e.Host, e.Service, e.Container, e.Timeout, e.LastCheck)
+	} else {
+		fmt.Fprintf(&b, "host %s: service %s: release %d (%s) did not become healthy within %s; it received no traffic and the previous release keeps serving.\nlast health check: %s",
+			e.Host, e.Service, e.Release, e.Container, e.Timeout, e.LastCheck)
+	}
 	if e.Logs != "" {
 		fmt.Fprintf(&b, "\nlast log lines of %s:\n%s", e.Container, indent(strings.TrimRight(e.Logs, "\n")))
 	}

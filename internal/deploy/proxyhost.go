@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/berthhq/berth/internal/config"
 	"github.com/berthhq/berth/internal/engine"
@@ -94,18 +95,36 @@ func proxySpec(cfg *config.Config, image string) (engine.ContainerSpec, error) {
 	}
 	// The image is left out of the hash on purpose: upgrading berth must not
 	// silently restart the proxy (and drop connections) on the next deploy.
-	hash, err := specHash(spec, "")
+	hash, err := specHash(spec, "", nil)
 	if err != nil {
 		return spec, err
 	}
 	spec.Labels[release.LabelConfigHash] = hash
 	spec.Labels[release.LabelVersion] = image
+	spec.Labels[labelProxyHTTP] = cfg.Proxy.HTTP
 	return spec, nil
+}
+
+// labelProxyHTTP records the address a proxy was created for, so a
+// conflicting berth.yaml can be told what the host already uses.
+const labelProxyHTTP = "berth.proxy.http"
+
+// ProxySettingsError says berth-proxy on a host serves other apps with
+// settings this berth.yaml would change.
+type ProxySettingsError struct {
+	Host, Current, Wanted string
+	Apps                  []string
+}
+
+func (e *ProxySettingsError) Error() string {
+	return fmt.Sprintf("host %s: berth-proxy listens on %s and serves %s; this berth.yaml asks for proxy.http %s (or another max_body). Recreating the proxy interrupts those apps for about a second (fix: set proxy.http: %s in berth.yaml, or pass --recreate-proxy to accept the interruption)",
+		e.Host, e.Current, strings.Join(e.Apps, ", "), e.Wanted, e.Current)
 }
 
 // ensureProxy makes sure berth-proxy runs on the host with cfg's settings
 // and answers on its admin socket.
-func ensureProxy(ctx context.Context, eng Engine, cfg *config.Config, image string, pr Progress) error {
+func (d *Deployer) ensureProxy(ctx context.Context, eng Engine, image string) error {
+	cfg, pr := d.Cfg, d.progress()
 	spec, err := proxySpec(cfg, image)
 	if err != nil {
 		return err
@@ -123,11 +142,11 @@ func ensureProxy(ctx context.Context, eng Engine, cfg *config.Config, image stri
 	case info.Labels[release.LabelRole] != release.RoleProxy:
 		return fmt.Errorf("host %s: a container named %s exists and is not berth's (fix: rename or remove it: docker rm -f %s)", eng.Host(), ProxyName, ProxyName)
 	case info.Labels[release.LabelConfigHash] != spec.Labels[release.LabelConfigHash]:
-		pr.Step(Event{Host: eng.Host(), Step: "proxy", Detail: "proxy settings changed: recreating berth-proxy (routes are kept)"})
-		if err := eng.RemoveContainer(ctx, info.ID, true); err != nil {
-			return err
+		if others := d.otherApps(ctx, eng, info); len(others) > 0 && !d.RecreateProxy {
+			return &ProxySettingsError{Host: eng.Host(), Current: info.Labels[labelProxyHTTP], Wanted: cfg.Proxy.HTTP, Apps: others}
 		}
-		return startProxy(ctx, eng, cfg, spec)
+		pr.Step(Event{Host: eng.Host(), Step: "proxy", Detail: "proxy settings changed: recreating berth-proxy on " + cfg.Proxy.HTTP + " (routes are kept)"})
+		return recreateProxy(ctx, eng, cfg, spec, info)
 	case !info.Running:
 		pr.Step(Event{Host: eng.Host(), Step: "proxy", Detail: "starting berth-proxy"})
 		if err := eng.StartContainer(ctx, info.ID); err != nil {
@@ -135,6 +154,58 @@ func ensureProxy(ctx context.Context, eng Engine, cfg *config.Config, image stri
 		}
 	}
 	return waitProxy(ctx, eng)
+}
+
+// otherApps lists the apps besides this one that route through the proxy.
+func (d *Deployer) otherApps(ctx context.Context, eng Engine, info engine.ContainerInfo) []string {
+	if !info.Running {
+		return nil
+	}
+	routes, err := ProxyClient(eng).Routes(ctx)
+	if err != nil {
+		return []string{"(unknown: " + err.Error() + ")"}
+	}
+	seen := map[string]bool{}
+	var apps []string
+	for _, r := range routes {
+		app, _, _ := strings.Cut(r.Key, "/")
+		if app != d.Cfg.App && !seen[app] {
+			seen[app] = true
+			apps = append(apps, app)
+		}
+	}
+	return apps
+}
+
+// recreateProxy replaces berth-proxy with one of new settings. The old one
+// is set aside, not deleted, until the new one answers; if the new one
+// cannot start (its port is taken, say) the old one is put back as it was.
+// Once begun it runs to its end, interrupt or not: half a swap is no proxy.
+func recreateProxy(ctx context.Context, eng Engine, cfg *config.Config, spec engine.ContainerSpec, old engine.ContainerInfo) error {
+	ctx, cancel := cleanupCtx(ctx)
+	defer cancel()
+	aside := ProxyName + "-previous"
+	if err := eng.RemoveContainer(ctx, aside, true); err != nil && !engine.IsNotFound(err) {
+		return err
+	}
+	if err := eng.RenameContainer(ctx, old.ID, aside); err != nil {
+		return err
+	}
+	if err := eng.StopContainer(ctx, old.ID, 5*time.Second); err != nil {
+		_ = eng.RenameContainer(ctx, old.ID, ProxyName)
+		return err
+	}
+	if err := startProxy(ctx, eng, cfg, spec); err != nil {
+		if err := eng.RemoveContainer(ctx, ProxyName, true); err != nil && !engine.IsNotFound(err) {
+			return fmt.Errorf("host %s: the new berth-proxy failed and could not be removed to restore the previous one (%s): %w", eng.Host(), aside, err)
+		}
+		_ = eng.RenameContainer(ctx, old.ID, ProxyName)
+		if serr := eng.StartContainer(ctx, old.ID); serr != nil {
+			return fmt.Errorf("host %s: restoring the previous berth-proxy: %v (after: %w)", eng.Host(), serr, err)
+		}
+		return fmt.Errorf("%w; the previous berth-proxy was restored", err)
+	}
+	return eng.RemoveContainer(ctx, old.ID, true)
 }
 
 func startProxy(ctx context.Context, eng Engine, cfg *config.Config, spec engine.ContainerSpec) error {

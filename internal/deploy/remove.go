@@ -2,11 +2,13 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
 
 	"github.com/berthhq/berth/internal/engine"
+	"github.com/berthhq/berth/internal/proxy"
 	"github.com/berthhq/berth/internal/release"
 )
 
@@ -79,13 +81,18 @@ func (d *Deployer) Remove(ctx context.Context, plan *RemovalPlan, volumes bool, 
 			pr := d.progress()
 			for _, key := range hr.Routes {
 				pr.Step(Event{Host: hr.Host, Step: "route", Detail: "removing route " + key})
-				if err := ProxyClient(eng).DeleteRoute(ctx, key); err != nil {
+				// Gone already (a re-run after a partial remove) is fine.
+				if err := ProxyClient(eng).DeleteRoute(ctx, key); err != nil && !errors.Is(err, proxy.ErrNoRoute) {
 					return err
 				}
 			}
 			for _, name := range hr.Containers {
 				pr.Step(Event{Host: hr.Host, Step: "container", Detail: "removing " + name})
-				if err := eng.RemoveContainer(ctx, name, true); err != nil && !engine.IsNotFound(err) {
+				remove := func() error { return eng.RemoveContainer(ctx, name, true) }
+				if volumes {
+					remove = func() error { return eng.DiscardContainer(ctx, name) }
+				}
+				if err := remove(); err != nil && !engine.IsNotFound(err) {
 					return err
 				}
 			}

@@ -77,6 +77,15 @@ func (d *Deployer) rollOut(ctx context.Context, eng Engine, svc *config.Service,
 	}
 	if cur != nil && cur.Running() && cur.ConfigHash == spec.Labels[release.LabelConfigHash] {
 		pr.Step(Event{Host: host, Service: svc.Name, Step: "unchanged", Detail: fmt.Sprintf("release %d (%s) already runs this config", cur.Number, cur.Version)})
+		// A worker whose deploy was interrupted before its gate still runs
+		// beside the old release: gate it now, before the old one stops.
+		if svc.Route == nil && othersRunning(hist, cur.Number) {
+			pr.Step(Event{Host: host, Service: svc.Name, Step: "health", Detail: "finishing an interrupted deploy: waiting for " + cur.Container})
+			if last, err := d.waitReady(ctx, eng, svc, cur.ContainerID); err != nil {
+				logs := failNew(ctx, eng, cur.ContainerID)
+				return res, &HealthError{Host: host, Service: svc.Name, Container: cur.Container, Release: cur.Number, Timeout: svc.Deploy.HealthTimeout, LastCheck: last, Logs: logs}
+			}
+		}
 		if err := d.retire(ctx, eng, svc, hist, cur.Number); err != nil {
 			return res, err
 		}
@@ -87,9 +96,12 @@ func (d *Deployer) rollOut(ctx context.Context, eng Engine, svc *config.Service,
 	// served: it goes, so a re-run converges instead of piling up.
 	kept := hist[:0:0]
 	for _, r := range hist {
-		if cur != nil && r.Number > cur.Number || cur == nil && r.Running() && svc.Route != nil {
+		// Stopped newer releases are history (a rollback went below them);
+		// a running one that does not serve was started by a deploy that
+		// never switched.
+		if r.Running() && (cur != nil && r.Number > cur.Number || cur == nil && svc.Route != nil) {
 			pr.Step(Event{Host: host, Service: svc.Name, Step: "cleanup", Detail: fmt.Sprintf("removing %s left by an interrupted deploy", r.Container)})
-			if err := eng.RemoveContainer(ctx, r.ContainerID, true); err != nil && !engine.IsNotFound(err) {
+			if err := eng.DiscardContainer(ctx, r.ContainerID); err != nil && !engine.IsNotFound(err) {
 				return res, err
 			}
 			continue
@@ -136,36 +148,77 @@ func (d *Deployer) promote(ctx context.Context, eng Engine, svc *config.Service,
 			logs = failNew(ctx, eng, rel.ContainerID)
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("host %s: service %s: interrupted before the switch; %s was removed and the previous release keeps serving: %w", host, svc.Name, rel.Container, ctx.Err())
+			what := "removed"
+			if rollback {
+				what = "stopped again"
+			}
+			return fmt.Errorf("host %s: service %s: interrupted before the switch; %s was %s and the previous release keeps serving: %w", host, svc.Name, rel.Container, what, ctx.Err())
 		}
 		pr.Step(Event{Host: host, Service: svc.Name, Step: "failed", Detail: rel.Container + " is not healthy; the previous release keeps serving"})
 		if last == "" {
 			last = err.Error()
 		}
-		return &HealthError{Host: host, Service: svc.Name, Container: rel.Container, Release: rel.Number, Timeout: svc.Deploy.HealthTimeout, LastCheck: last, Logs: logs, Rollback: rollback}
+		return &HealthError{Host: host, Service: svc.Name, Container: rel.Container, Release: rel.Number, Timeout: svc.Deploy.HealthTimeout, LastCheck: last, Logs: logs}
 	}
 	// From here the new release serves: finishing the handover matters more
-	// than an interrupt, so it runs to its (bounded) end.
-	ctx, cancel := cleanupCtx(ctx)
+	// than an interrupt, so it runs to its end, bounded by what it may take.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), svc.Deploy.Drain+stopTimeout(svc)*time.Duration(len(hist)+1)+time.Minute)
 	defer cancel()
 	if svc.Route != nil {
 		pc := ProxyClient(eng)
+		key := RouteKey(d.Cfg.App, svc.Name)
 		target := routeTarget(rel.Container, svc.Route.Port)
-		prev, err := pc.SetRoute(ctx, proxy.Route{Key: RouteKey(d.Cfg.App, svc.Name), Hosts: []string{svc.Route.Host}, Target: target,
+		prev, err := pc.SetRoute(ctx, proxy.Route{Key: key, Hosts: []string{svc.Route.Host}, Target: target,
 			Health: &proxy.RouteHealth{Path: svc.Route.Health, IntervalMS: svc.Route.HealthInterval.Milliseconds(), TimeoutMS: svc.Route.HealthRequestTimeout.Milliseconds()}})
 		if err != nil {
-			failNew(ctx, eng, rel.ContainerID)
-			return err
+			// The exec may have failed after the proxy saved the switch:
+			// only a route that still points elsewhere lets the new
+			// release go. Removing a container the route points at would be
+			// an outage.
+			if routed, rerr := routesTo(ctx, pc, key, target); rerr != nil || routed {
+				return fmt.Errorf("host %s: service %s: switching the route to %s: %w (fix: run `berth status`; if the route points at %s, deploy again to finish the handover)", host, svc.Name, target, err, rel.Container)
+			}
+			if rollback {
+				_ = eng.StopContainer(ctx, rel.ContainerID, stopTimeout(svc))
+			} else {
+				failNew(ctx, eng, rel.ContainerID)
+			}
+			return fmt.Errorf("host %s: service %s: switching the route to %s failed; the previous release keeps serving: %w", host, svc.Name, target, err)
 		}
 		pr.Step(Event{Host: host, Service: svc.Name, Step: "switch", Detail: fmt.Sprintf("%s now routes to %s", svc.Route.Host, target)})
 		if prev != "" && prev != target {
 			pr.Step(Event{Host: host, Service: svc.Name, Step: "drain", Detail: fmt.Sprintf("draining %s (up to %s)", prev, svc.Deploy.Drain)})
 			if _, err := pc.Drain(ctx, prev, svc.Deploy.Drain); err != nil {
-				return err
+				// Traffic already moved; stopping the old release is still
+				// right, it only loses the wait for its last requests.
+				pr.Step(Event{Host: host, Service: svc.Name, Step: "drain", Detail: "drain failed, stopping the old release anyway: " + err.Error()})
 			}
 		}
 	}
 	return d.retire(ctx, eng, svc, hist, rel.Number)
+}
+
+// routesTo reports whether the proxy's route key points at target.
+func routesTo(ctx context.Context, pc *proxy.Client, key, target string) (bool, error) {
+	routes, err := pc.Routes(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, r := range routes {
+		if r.Key == key {
+			return r.Target == target, nil
+		}
+	}
+	return false, nil
+}
+
+func othersRunning(hist []release.Release, n int) bool {
+	for _, r := range hist {
+		if r.Number != n && r.Running() {
+			return true
+		}
+	}
+	return false
 }
 
 // retire stops every running release but keep, and removes the stopped

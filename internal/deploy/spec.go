@@ -123,7 +123,14 @@ func containerSpec(cfg *config.Config, svc *config.Service, image, imageID strin
 	// The hash covers everything that makes the container what it is, so a
 	// re-run with nothing changed is recognised and skipped. It is a one-way
 	// digest: secret values in env never leave the host in a label.
-	hash, err := specHash(spec, imageID)
+	// A routed service's route is part of what it is: a new port or health
+	// path makes a new release, checked on the new settings before any
+	// traffic moves.
+	var route any
+	if svc.Route != nil {
+		route = *svc.Route
+	}
+	hash, err := specHash(spec, imageID, route)
 	if err != nil {
 		return spec, err
 	}
@@ -140,11 +147,12 @@ func containerSpec(cfg *config.Config, svc *config.Service, image, imageID strin
 	return spec, nil
 }
 
-func specHash(spec engine.ContainerSpec, imageID string) (string, error) {
+func specHash(spec engine.ContainerSpec, imageID string, route any) (string, error) {
 	b, err := json.Marshal(struct {
 		Spec    engine.ContainerSpec
 		ImageID string
-	}{spec, imageID})
+		Route   any `json:",omitempty"`
+	}{spec, imageID, route})
 	if err != nil {
 		return "", err
 	}
@@ -152,12 +160,12 @@ func specHash(spec engine.ContainerSpec, imageID string) (string, error) {
 	return hex.EncodeToString(sum[:])[:16], nil
 }
 
+// restartPolicy maps compose's restart: to the engine's. "always" becomes
+// "unless-stopped": with "always", the releases berth stopped and keeps for
+// rollback would all start again when dockerd restarts.
 func restartPolicy(p string) string {
-	switch p {
-	case "", "unless-stopped":
+	if p == "" || p == "always" {
 		return "unless-stopped"
-	case "always", "no", "on-failure":
-		return p
 	}
 	return p
 }

@@ -71,6 +71,8 @@ func Connect(ctx context.Context, ep Endpoint) (*Client, error) {
 		if err != nil {
 			return nil, err
 		}
+		// WithHTTPClient replaces the transport WithHost set up, so the
+		// host is applied again on top of it.
 		opts = append(opts,
 			client.WithHTTPClient(&http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, CheckRedirect: client.CheckRedirect}),
 			client.WithHost(ep.URL),
@@ -82,7 +84,7 @@ func Connect(ctx context.Context, ep Endpoint) (*Client, error) {
 	}
 	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
-	ping, err := api.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true})
+	_, err = api.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true})
 	if err != nil {
 		api.Close()
 		if ctx.Err() != nil {
@@ -94,7 +96,6 @@ func Connect(ctx context.Context, ep Endpoint) (*Client, error) {
 		return nil, &UnreachableError{Host: ep.Host, Endpoint: ep.URL, Err: err}
 	}
 	c := &Client{api: api, endpoint: ep, APIVersion: api.ClientVersion()}
-	_ = ping
 	if v, err := api.ServerVersion(pctx, client.ServerVersionOptions{}); err == nil {
 		c.ServerVersion = v.Version
 	}

@@ -112,7 +112,7 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 	}
 	host := &container.HostConfig{
 		LogConfig:      container.LogConfig{Type: spec.LogDriver, Config: spec.LogOpts},
-		RestartPolicy:  container.RestartPolicy{Name: container.RestartPolicyMode(spec.Restart)},
+		RestartPolicy:  restartPolicy(spec.Restart),
 		ReadonlyRootfs: spec.ReadOnly,
 		CapAdd:         spec.CapAdd,
 		CapDrop:        spec.CapDrop,
@@ -189,18 +189,29 @@ func (c *Client) StopContainer(ctx context.Context, id string, timeout time.Dura
 	return nil
 }
 
-// KillContainer sends signal to a running container.
-func (c *Client) KillContainer(ctx context.Context, id, signal string) error {
-	if _, err := c.api.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: signal}); err != nil {
-		return fmt.Errorf("host %s: killing container %s: %w", c.Host(), short(id), err)
+// RenameContainer renames a container.
+func (c *Client) RenameContainer(ctx context.Context, id, name string) error {
+	if _, err := c.api.ContainerRename(ctx, id, client.ContainerRenameOptions{NewName: name}); err != nil {
+		return fmt.Errorf("host %s: renaming container %s to %s: %w", c.Host(), short(id), name, err)
 	}
 	return nil
 }
 
-// RemoveContainer removes a container. Anonymous volumes go with it; named
-// volumes never do.
+// RemoveContainer removes a container and keeps its volumes, anonymous ones
+// included: an image's VOLUME (a database's data directory, say) is data,
+// and berth deletes data only when asked to.
 func (c *Client) RemoveContainer(ctx context.Context, id string, force bool) error {
-	if _, err := c.api.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: force, RemoveVolumes: true}); err != nil {
+	if _, err := c.api.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: force}); err != nil {
+		return fmt.Errorf("host %s: removing container %s: %w", c.Host(), short(id), err)
+	}
+	return nil
+}
+
+// DiscardContainer force-removes a container together with its anonymous
+// volumes: for containers that never served (a failed or interrupted
+// release) and for `berth remove --volumes`.
+func (c *Client) DiscardContainer(ctx context.Context, id string) error {
+	if _, err := c.api.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
 		return fmt.Errorf("host %s: removing container %s: %w", c.Host(), short(id), err)
 	}
 	return nil
@@ -298,6 +309,14 @@ func (c *Client) ContainerLogs(ctx context.Context, id string, tail int) (string
 		return buf.String(), fmt.Errorf("host %s: reading logs of %s: %w", c.Host(), short(id), err)
 	}
 	return buf.String(), nil
+}
+
+// restartPolicy parses compose's "on-failure:3" form as well as the plain
+// policy names.
+func restartPolicy(p string) container.RestartPolicy {
+	name, count, _ := strings.Cut(p, ":")
+	n, _ := strconv.Atoi(count)
+	return container.RestartPolicy{Name: container.RestartPolicyMode(name), MaximumRetryCount: n}
 }
 
 func short(id string) string {

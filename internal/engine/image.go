@@ -94,14 +94,6 @@ func jsonStreamError(r io.Reader) error {
 	}
 }
 
-// RemoveImage removes an image by reference.
-func (c *Client) RemoveImage(ctx context.Context, ref string) error {
-	if _, err := c.api.ImageRemove(ctx, ref, client.ImageRemoveOptions{}); err != nil && !IsNotFound(err) {
-		return fmt.Errorf("host %s: removing image %s: %w", c.Host(), ref, err)
-	}
-	return nil
-}
-
 // PullImage pulls ref from its registry.
 func (c *Client) PullImage(ctx context.Context, ref string) error {
 	rc, err := c.api.ImagePull(ctx, ref, client.ImagePullOptions{})

@@ -30,6 +30,7 @@ type LockEngine interface {
 
 // Lock describes a held lock.
 type Lock struct {
+	ID     string    `json:"-"` // the lock container; set when this process holds it
 	App    string    `json:"app"`
 	Host   string    `json:"host"`
 	Holder string    `json:"holder"`
@@ -72,9 +73,20 @@ func Acquire(ctx context.Context, eng LockEngine, app, image, reason string, wai
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		_, err := eng.CreateContainer(ctx, spec)
+		id, err := eng.CreateContainer(ctx, spec)
 		if err == nil {
+			lock.ID = id
 			return lock, nil
+		}
+		if ctx.Err() != nil {
+			// Interrupted mid-create: the engine may have made the lock
+			// anyway. Take back ours, never someone else's.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			if held, _ := Status(cctx, eng, app); held != nil && held.Holder == lock.Holder && held.Since.Equal(lock.Since) {
+				_ = eng.RemoveContainer(cctx, LockName(app), true)
+			}
+			cancel()
+			return Lock{}, ctx.Err()
 		}
 		if !engine.IsConflict(err) {
 			return Lock{}, fmt.Errorf("taking the deploy lock: %w", err)
@@ -108,6 +120,16 @@ func Status(ctx context.Context, eng LockEngine, app string) (*Lock, error) {
 	}
 	since, _ := time.Parse(time.RFC3339, info.Labels[labelLockSince])
 	return &Lock{App: app, Host: eng.Host(), Holder: info.Labels[labelLockHolder], Since: since, Reason: info.Labels[labelLockReason]}, nil
+}
+
+// UnlockHeld releases a lock this process took, by the lock container's ID:
+// if somebody ran `berth lock release` meanwhile and another deploy took the
+// lock, that deploy's lock is left alone.
+func UnlockHeld(ctx context.Context, eng LockEngine, lock Lock) error {
+	if err := eng.RemoveContainer(ctx, lock.ID, true); err != nil && !engine.IsNotFound(err) {
+		return fmt.Errorf("releasing the deploy lock: %w", err)
+	}
+	return nil
 }
 
 // Unlock lets go of the app's lock. Releasing a lock nobody holds is not an
