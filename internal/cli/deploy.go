@@ -13,8 +13,8 @@ import (
 
 // DeployOptions are `berth deploy`'s flags.
 type DeployOptions struct {
-	Images   []string
-	Version  string
+	Images        []string
+	Version       string
 	LockWait      time.Duration
 	Reason        string
 	RecreateProxy bool
