@@ -34,18 +34,26 @@ func newLockCommand(g *Globals) *cobra.Command {
 }
 
 func runLock(ctx context.Context, g *Globals, unlock bool) error {
-	d, closeAll, err := newDeployer(ctx, g)
+	cfg, err := loadConfig(ctx, g)
+	if err != nil {
+		return err
+	}
+	// Only the lock's host: these commands are for when something is wrong,
+	// and another host being down must not stand in the way.
+	lockCfg := *cfg
+	lockCfg.Hosts = cfg.Hosts[:1]
+	hosts, closeAll, err := connectAll(ctx, &lockCfg)
 	if err != nil {
 		return err
 	}
 	defer closeAll()
-	eng := d.Hosts[d.Cfg.Hosts[0].Name]
-	lock, err := release.Status(ctx, eng, d.Cfg.App)
+	eng := hosts[cfg.Hosts[0].Name]
+	lock, err := release.Status(ctx, eng, cfg.App)
 	if err != nil {
 		return err
 	}
 	if unlock && lock != nil {
-		if err := release.Unlock(ctx, eng, d.Cfg.App); err != nil {
+		if err := release.Unlock(ctx, eng, cfg.App); err != nil {
 			return err
 		}
 	}
@@ -54,11 +62,11 @@ func runLock(ctx context.Context, g *Globals, unlock bool) error {
 	}
 	switch {
 	case lock == nil:
-		fmt.Fprintf(g.Stdout, "app %s is not locked\n", d.Cfg.App)
+		fmt.Fprintf(g.Stdout, "app %s is not locked\n", cfg.App)
 	case unlock:
-		fmt.Fprintf(g.Stdout, "released the lock of app %s held by %s since %s (%s)\n", d.Cfg.App, lock.Holder, lock.Since.Format(time.RFC3339), lock.Reason)
+		fmt.Fprintf(g.Stdout, "released the lock of app %s held by %s since %s (%s)\n", cfg.App, lock.Holder, lock.Since.Format(time.RFC3339), lock.Reason)
 	default:
-		fmt.Fprintf(g.Stdout, "app %s is locked on host %s by %s since %s (%s ago): %s\n", d.Cfg.App, lock.Host, lock.Holder, lock.Since.Format(time.RFC3339), time.Since(lock.Since).Round(time.Second), lock.Reason)
+		fmt.Fprintf(g.Stdout, "app %s is locked on host %s by %s since %s (%s ago): %s\n", cfg.App, lock.Host, lock.Holder, lock.Since.Format(time.RFC3339), time.Since(lock.Since).Round(time.Second), lock.Reason)
 	}
 	return nil
 }

@@ -129,6 +129,9 @@ func (d *Deployer) Deploy(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	for name := range opts.Images {
+		if len(opts.Services) > 0 && !contains(opts.Services, name) {
+			return nil, fmt.Errorf("--image %s=...: %s is not among the services to deploy (%s) (fix: add %s to them, or drop the flag)", name, name, strings.Join(opts.Services, ", "), name)
+		}
 		if s := d.Cfg.Service(name); s == nil {
 			return nil, fmt.Errorf("--image %s=...: service %q is not in %s (fix: use one of: %s)", name, name, d.Cfg.ComposeFile, strings.Join(d.serviceNames(), ", "))
 		} else if s.Accessory {
@@ -314,3 +317,12 @@ func failNew(ctx context.Context, eng Engine, id string) string {
 }
 
 var errExited = errors.New("container exited")
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

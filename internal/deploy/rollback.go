@@ -74,8 +74,13 @@ func (d *Deployer) rollbackOne(ctx context.Context, eng Engine, svc *config.Serv
 		}
 		target = &r
 	} else {
+		if cur == nil {
+			// Nothing serves, so "the one before" has no meaning, and the
+			// newest release is the likeliest to be the broken one.
+			return res, fmt.Errorf("host %s: no release of %s serves now, so there is no \"previous\" one (fix: pick a release with --to N from `berth releases %s`)", host, svc.Name, svc.Name)
+		}
 		for i := len(hist) - 1; i >= 0; i-- {
-			if cur == nil || hist[i].Number < cur.Number {
+			if hist[i].Number < cur.Number {
 				target = &hist[i]
 				break
 			}
@@ -91,7 +96,7 @@ func (d *Deployer) rollbackOne(ctx context.Context, eng Engine, svc *config.Serv
 	}
 	d.progress().Step(Event{Host: host, Service: svc.Name, Step: "rollback", Detail: fmt.Sprintf("starting release %d (%s) as %s", target.Number, target.Version, target.Container)})
 	if !target.Running() {
-		if err := eng.StartContainer(ctx, target.ContainerID); err != nil {
+		if err := eng.StartContainer(ctx, target.Container); err != nil {
 			return res, err
 		}
 	}

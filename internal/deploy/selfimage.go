@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 
 	"github.com/berthhq/berth/internal/engine"
@@ -87,6 +88,9 @@ func EnsureSelfImage(ctx context.Context, eng imageEngine) (string, error) {
 		return "", err
 	}
 	e, _ := selfExe()
+	if a, ok := eng.(interface{ EngineArch() string }); ok && a.EngineArch() != "" && a.EngineArch() != runtime.GOARCH {
+		return "", fmt.Errorf("host %s: the engine runs on %s but this berth is built for %s, so berth-proxy could not run there (fix: run a berth built with GOARCH=%s)", eng.Host(), a.EngineArch(), runtime.GOARCH, a.EngineArch())
+	}
 	changes := []string{
 		`ENTRYPOINT ["/berth"]`,
 		`LABEL berth.managed=true berth.role=image berth.version=` + version.Version,

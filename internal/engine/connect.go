@@ -38,6 +38,8 @@ type Client struct {
 	APIVersion string
 	// ServerVersion is the engine's own version, for reports.
 	ServerVersion string
+	// Arch is the engine's CPU architecture in Go's terms (amd64, arm64).
+	Arch string
 }
 
 // UnreachableError says which host and endpoint could not be reached.
@@ -98,6 +100,7 @@ func Connect(ctx context.Context, ep Endpoint) (*Client, error) {
 	c := &Client{api: api, endpoint: ep, APIVersion: api.ClientVersion()}
 	if v, err := api.ServerVersion(pctx, client.ServerVersionOptions{}); err == nil {
 		c.ServerVersion = v.Version
+		c.Arch = v.Arch
 	}
 	return c, nil
 }
@@ -124,6 +127,9 @@ func tlsConfig(ep Endpoint) (*tls.Config, error) {
 	}
 	return cfg, nil
 }
+
+// EngineArch is the engine's CPU architecture.
+func (c *Client) EngineArch() string { return c.Arch }
 
 // Host is the berth.yaml name of the host this client talks to.
 func (c *Client) Host() string { return c.endpoint.Host }
