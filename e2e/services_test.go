@@ -144,3 +144,43 @@ func containerID(t *testing.T, name string) string {
 	}
 	return strings.TrimSpace(string(out))
 }
+
+// TestRemoveAsksFirst: taking an app down shows what goes and needs a
+// confirmation; with --volumes the app's name must be typed. A wrong answer
+// changes nothing.
+func TestRemoveAsksFirst(t *testing.T) {
+	a := newApp(t, "", `    volumes: [data:/data]
+volumes:
+  data: {}
+`)
+	testenv.AppImage(t, a.eng, "berth-testapp:v1", "VERSION=v1")
+	a.mustRun("deploy")
+	a.waitServing("v1", 10*time.Second)
+
+	cmd := exec.Command(a.berth, "remove", "--volumes")
+	cmd.Dir = a.dir
+	cmd.Stdin = strings.NewReader("yes\n") // not the app's name
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		t.Fatalf("remove --volumes answered wrongly: %v\n%s", err, out)
+	}
+	for _, want := range []string{"remove container  " + a.name + "-web-1", "DELETE volume     " + a.name + "_data", "not confirmed; nothing was removed"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("remove's plan lacks %q:\n%s", want, out)
+		}
+	}
+	a.waitServing("v1", time.Second)
+
+	cmd = exec.Command(a.berth, "remove", "--volumes")
+	cmd.Dir = a.dir
+	cmd.Stdin = strings.NewReader(a.name + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("confirmed remove: %v\n%s", err, out)
+	}
+	if err := exec.Command("docker", "volume", "inspect", a.name+"_data").Run(); err == nil {
+		t.Errorf("remove --volumes, confirmed, kept the volume")
+	}
+	if code, _, _ := a.get("/"); code != 404 && code != 0 {
+		t.Errorf("after remove the route still answers %d", code)
+	}
+}
