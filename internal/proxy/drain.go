@@ -68,14 +68,20 @@ func (s *Server) Drain(ctx context.Context, name string, timeout time.Duration) 
 		}
 	}
 	res := DrainResult{Drained: drained, WaitedMS: time.Since(start).Milliseconds()}
+	// Under the route writers' lock: a rollback that routes the target again
+	// either happened before (and the drain stops here) or waits until the
+	// cancel is done (and clears refused after it), never in between.
+	s.mu.Lock()
+	if key := s.table.Load().routedBy(name); key != "" {
+		s.mu.Unlock()
+		return res, &RoutedError{Target: name, Key: key}
+	}
 	if drained {
 		t.closeConns()
+		s.mu.Unlock()
 	} else {
-		// A rollback may have routed the target again while we waited.
-		if key := s.table.Load().routedBy(name); key != "" {
-			return res, &RoutedError{Target: name, Key: key}
-		}
 		res.Cancelled = t.cancel()
+		s.mu.Unlock()
 		s.waitUnwound(ctx, t)
 	}
 	s.log.Info("target drained", "target", name, "drained", res.Drained, "cancelled", res.Cancelled, "waited_ms", res.WaitedMS)

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -32,9 +33,14 @@ const (
 	// body is rarely sent on a connection the app is closing.
 	upstreamIdleMax = 2 * time.Second
 	bufSize         = 16 << 10
+	bodyReadIdle    = time.Minute
+	clientWriteIdle = time.Minute
 )
 
 var (
+	// errStale: the upstream connection was closed before the app read the
+	// request or answered a byte (EOF, reset, broken pipe).
+	errStale      = errors.New("upstream connection closed before an answer")
 	errBadRequest = errors.New("malformed request")
 	errHeadTooBig = errors.New("request head too large")
 	errTooLarge   = errors.New("request body too large")
@@ -93,8 +99,9 @@ func (h *h1server) serve(ln net.Listener) error {
 	}
 }
 
-// shutdown stops accepting (the caller closes the listener), closes idle
-// connections at once and waits for active ones until deadline.
+// shutdown stops accepting (the caller closes the listener), ends idle
+// connections at once and waits for active ones until deadline; then it cuts
+// what is left, upstream side first, so no exchange outlives the deadline.
 func (h *h1server) shutdown(deadline time.Time) {
 	h.mu.Lock()
 	h.closed = true
@@ -106,7 +113,9 @@ func (h *h1server) shutdown(deadline time.Time) {
 			if c.active.Load() {
 				n++
 			} else {
-				c.c.Close()
+				// A past deadline rather than Close: a request that arrived
+				// a moment ago is already buffered and still gets served.
+				c.c.SetReadDeadline(time.Unix(1, 0))
 			}
 		}
 		h.mu.Unlock()
@@ -114,6 +123,9 @@ func (h *h1server) shutdown(deadline time.Time) {
 			break
 		}
 		time.Sleep(drainPoll)
+	}
+	for _, t := range h.s.targets.all() {
+		t.closeConns()
 	}
 	h.mu.Lock()
 	for c := range h.conns {
@@ -141,16 +153,28 @@ type h1conn struct {
 	rlines     []int
 }
 
-// countConn counts the bytes written to the client, for the access log.
+// countConn counts the bytes written to the client, for the access log,
+// and bounds how long a client may stall: a write that cannot progress for
+// clientWriteIdle (a client that stopped reading), or a body read for
+// readIdle, ends the connection.
 type countConn struct {
 	net.Conn
-	n int64
+	n        int64
+	readIdle time.Duration
 }
 
 func (c *countConn) Write(b []byte) (int, error) {
+	c.Conn.SetWriteDeadline(time.Now().Add(clientWriteIdle))
 	n, err := c.Conn.Write(b)
 	c.n += int64(n)
 	return n, err
+}
+
+func (c *countConn) Read(b []byte) (int, error) {
+	if c.readIdle > 0 {
+		c.Conn.SetReadDeadline(time.Now().Add(c.readIdle))
+	}
+	return c.Conn.Read(b)
 }
 
 type upConn struct {
@@ -179,6 +203,7 @@ func (hc *h1conn) serve() {
 	hc.br = readers.Get().(*bufio.Reader)
 	hc.br.Reset(hc.c)
 	hc.cw = &countConn{Conn: hc.c}
+	hc.br.Reset(hc.cw)
 	hc.bw = writers.Get().(*bufio.Writer)
 	hc.bw.Reset(hc.cw)
 	defer func() {
@@ -202,7 +227,7 @@ func (hc *h1conn) serve() {
 		hc.active.Store(true)
 		keep := hc.exchange()
 		hc.active.Store(false)
-		if !keep {
+		if !keep || hc.s.stopping.Load() {
 			return
 		}
 	}
@@ -218,6 +243,7 @@ type reqInfo struct {
 	close          bool
 	upgrade        []byte // the Upgrade header when Connection asks for it
 	expect100      bool
+	conn           [][]byte // Connection header values: the headers they name are this hop's
 }
 
 // exchange proxies one request and reports whether the client connection
@@ -231,9 +257,14 @@ func (hc *h1conn) exchange() bool {
 		hc.c.SetReadDeadline(start.Add(headerReadTimeout))
 	}
 	ri, err := hc.readHead()
-	if err == nil && (ri.cl > 0 || ri.chunked || ri.upgrade != nil) {
+	if err == nil && (ri.cl > 0 || ri.chunked) {
+		// A body may be slow, not silent: every read must make progress
+		// within bodyReadIdle (countConn re-arms it per read).
+		hc.cw.readIdle = bodyReadIdle
+	} else if err == nil && ri.upgrade != nil {
 		hc.c.SetReadDeadline(time.Time{})
 	}
+	defer func() { hc.cw.readIdle = 0 }()
 	lg := logEntry{start: start, remote: hc.remoteAddr}
 	if err != nil {
 		if errors.Is(err, errHeadTooBig) {
@@ -244,9 +275,12 @@ func (hc *h1conn) exchange() bool {
 		return false
 	}
 	lg.method, lg.path, lg.host = ri.method, pathOf(ri.target), ri.host
+	hasBody := ri.cl > 0 || ri.chunked
+	if !validHost(ri.host) {
+		return hc.page(&lg, 400, "bad request: malformed Host header", true)
+	}
 	e := hc.s.table.Load().byHost[requestHost(string(ri.host))]
 	lg.entry = e
-	hasBody := ri.cl > 0 || ri.chunked
 	switch {
 	case e == nil:
 		return hc.page(&lg, 404, "no route for host "+string(ri.host), hasBody || ri.close)
@@ -257,6 +291,19 @@ func (hc *h1conn) exchange() bool {
 	}
 	t := e.target
 	t.inflight.Add(1)
+	// A drain reads the count after the switch: if the route moved between
+	// the lookup and the increment, follow it, or the drain could miss
+	// this request and the old container stop under it.
+	for cur := hc.s.table.Load().byHost[requestHost(string(ri.host))]; cur != e; cur = hc.s.table.Load().byHost[requestHost(string(ri.host))] {
+		t.inflight.Add(-1)
+		e = cur
+		lg.entry = e
+		if e == nil || e.target == nil {
+			return hc.page(&lg, 503, "service has no running target", true)
+		}
+		t = e.target
+		t.inflight.Add(1)
+	}
 	defer t.inflight.Add(-1)
 	if ri.expect100 && hasBody {
 		// Answer 100 Continue ourselves, as nginx does: the body is then
@@ -266,21 +313,25 @@ func (hc *h1conn) exchange() bool {
 			return false
 		}
 	}
-	keep, err := hc.forward(&lg, t, &ri, !hasBody)
+	keep, err := hc.forward(&lg, t, &ri, !hasBody && idempotent(ri.method))
 	lg.err = err
 	hc.s.logRequest(&lg)
 	return keep && !ri.close
 }
 
-// forward sends the request to t and its response back. retryable requests
-// (no body) that fail on a reused upstream connection before any answer are
-// sent once more on a fresh connection: the app had closed that one.
+// forward sends the request to t and its response back. An idempotent
+// request without a body that found a reused upstream connection closed
+// (EOF or reset before a single response byte) is sent once more on a fresh
+// one: the app had closed that connection and never saw the request. Nothing
+// else is ever sent twice.
 func (hc *h1conn) forward(lg *logEntry, t *target, ri *reqInfo, retryable bool) (bool, error) {
+	hasBody := ri.cl > 0 || ri.chunked
 	for attempt := 0; ; attempt++ {
 		reused, err := hc.upstreamTo(t, attempt > 0)
 		if err != nil {
-			hc.page(lg, 502, "bad gateway: the service did not answer", false)
-			return true, err
+			// The body was not read: the connection cannot go on, or the
+			// body would be parsed as the next request.
+			return hc.page(lg, 502, "bad gateway: the service did not answer", hasBody || ri.close), err
 		}
 		err = hc.sendRequest(ri)
 		if err == nil {
@@ -304,10 +355,10 @@ func (hc *h1conn) forward(lg *logEntry, t *target, ri *reqInfo, retryable bool) 
 			}
 			return false, err
 		}
-		if reused && retryable && attempt == 0 && !t.refused.Load() {
+		if reused && retryable && attempt == 0 && errors.Is(err, errStale) && !t.refused.Load() {
 			continue
 		}
-		return hc.page(lg, 502, "bad gateway: the service did not answer", !retryable), err
+		return hc.page(lg, 502, "bad gateway: the service did not answer", hasBody || ri.close), err
 	}
 }
 
@@ -315,12 +366,13 @@ func (hc *h1conn) forward(lg *logEntry, t *target, ri *reqInfo, retryable bool) 
 // to t and fresh enough, else a new dial. It reports whether it reused one.
 func (hc *h1conn) upstreamTo(t *target, fresh bool) (bool, error) {
 	if up := hc.up; up != nil {
-		if !fresh && up.t == t && time.Since(up.idleSince) < upstreamIdleMax && !isClosed(up.c) {
+		if idle := time.Since(up.idleSince); !fresh && up.t == t && idle < upstreamIdleMax && !isClosed(up.c) &&
+			(idle < staleCheckAfter || !peerClosed(up.c)) {
 			return true, nil
 		}
 		hc.dropUpstream()
 	}
-	c, err := hc.s.targets.dial(context.Background(), "tcp", t.name)
+	c, err := hc.s.targets.dialTarget(context.Background(), "tcp", t)
 	if err != nil {
 		return false, err
 	}
@@ -344,9 +396,97 @@ func (hc *h1conn) dropUpstream() {
 }
 
 // headBuffered reports whether a complete request head is already buffered.
+// Leading empty lines do not count, or a trickle of CRLFs would pass for a
+// head and dodge the head timeout.
 func headBuffered(br *bufio.Reader) bool {
 	b, _ := br.Peek(br.Buffered())
+	for len(b) >= 2 && b[0] == '\r' && b[1] == '\n' {
+		b = b[2:]
+	}
 	return bytes.Contains(b, []byte("\r\n\r\n"))
+}
+
+// idempotent methods may be sent again when a connection failed before the
+// app answered (RFC 9110 9.2.2).
+func idempotent(method []byte) bool {
+	switch string(method) {
+	case "GET", "HEAD", "OPTIONS", "TRACE":
+		return true
+	}
+	return false
+}
+
+// validHost accepts a host name or IP literal with an optional numeric
+// port, nothing else: apps build URLs from Host, and a proxy that routes
+// "shop.test:@evil" to shop.test would hand them a poisoned one.
+func validHost(h []byte) bool {
+	if len(h) == 0 || len(h) > 255 {
+		return len(h) == 0 // HTTP/1.0 without Host is routed as unknown
+	}
+	host, port := h, []byte(nil)
+	if h[0] == '[' {
+		end := bytes.IndexByte(h, ']')
+		if end < 0 {
+			return false
+		}
+		for _, c := range h[1:end] {
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' || c == ':' || c == '.') {
+				return false
+			}
+		}
+		host, port = nil, h[end+1:]
+		if len(port) > 0 {
+			if port[0] != ':' {
+				return false
+			}
+			port = port[1:]
+		}
+	} else if i := bytes.LastIndexByte(h, ':'); i >= 0 {
+		host, port = h[:i], h[i+1:]
+		if len(port) == 0 {
+			return false
+		}
+	}
+	for _, c := range host {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	for _, c := range port {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return len(port) <= 5
+}
+
+// staleCheckAfter: a connection idle longer than this is checked for a
+// close by the app before it carries a request (one non-blocking peek);
+// busier ones are used straight away.
+const staleCheckAfter = 20 * time.Millisecond
+
+// peerClosed peeks at the socket without blocking: EOF, an error, or bytes
+// nobody asked for all make the connection unfit for the next request.
+func peerClosed(c net.Conn) bool {
+	if tc, ok := c.(*trackedConn); ok {
+		c = tc.Conn
+	}
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return true
+	}
+	unfit := false
+	var b [1]byte
+	err = rc.Read(func(fd uintptr) bool {
+		n, _, rerr := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		unfit = n > 0 || n == 0 && rerr == nil || rerr != nil && rerr != syscall.EAGAIN
+		return true
+	})
+	return unfit || err != nil
 }
 
 func isClosed(c net.Conn) bool {

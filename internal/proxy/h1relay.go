@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -36,11 +37,11 @@ func readRespHead(r *bufio.Reader, buf []byte, lines []int) ([]byte, []int, resp
 			return buf, lines, ri, errors.New("response head too large")
 		}
 		n := len(line)
-		if n <= 2 && len(buf) > 0 {
-			break
-		}
-		if n < 2 || line[n-2] != '\r' {
+		if n < 2 || line[n-2] != '\r' || bytes.IndexByte(line[:n-2], '\r') >= 0 {
 			return buf, lines, ri, errors.New("malformed response head")
+		}
+		if n == 2 && len(buf) > 0 {
+			break
 		}
 		lines = append(lines, len(buf))
 		buf = append(buf, line...)
@@ -54,6 +55,7 @@ func readRespHead(r *bufio.Reader, buf []byte, lines []int) ([]byte, []int, resp
 		return buf, lines, ri, errors.New("malformed status line")
 	}
 	ri.status = code
+	te := false
 	if sl[7] == '0' {
 		ri.close = true
 	}
@@ -64,13 +66,16 @@ func readRespHead(r *bufio.Reader, buf []byte, lines []int) ([]byte, []int, resp
 		}
 		switch {
 		case eq(name, "content-length"):
-			n, err := strconv.ParseInt(string(value), 10, 64)
-			if err != nil || n < 0 || ri.cl >= 0 && ri.cl != n {
+			n, ok := parseLength(value)
+			if !ok || ri.cl >= 0 && ri.cl != n {
 				return buf, lines, ri, errors.New("bad Content-Length in response")
 			}
 			ri.cl = n
 		case eq(name, "transfer-encoding"):
-			ri.chunked = bytes.HasSuffix(bytes.ToLower(value), []byte("chunked"))
+			// Only a final "chunked" frames the body; any other coding
+			// means the body runs until the connection closes.
+			te = true
+			ri.chunked = bytes.HasSuffix(bytes.ToLower(bytes.TrimSpace(value)), []byte("chunked"))
 		case eq(name, "connection"):
 			for _, tok := range bytes.Split(value, []byte(",")) {
 				tok = bytes.TrimSpace(tok)
@@ -84,8 +89,8 @@ func readRespHead(r *bufio.Reader, buf []byte, lines []int) ([]byte, []int, resp
 			ri.upgrade = value
 		}
 	}
-	if ri.chunked {
-		ri.cl = -1 // Transfer-Encoding wins (RFC 9112 6.3)
+	if te {
+		ri.cl = -1 // Transfer-Encoding wins over Content-Length (RFC 9112 6.3)
 	}
 	return buf, lines, ri, nil
 }
@@ -99,6 +104,9 @@ func (hc *h1conn) relayResponse(lg *logEntry, rq *reqInfo) (keep, answered bool,
 	for {
 		hc.rhead, hc.rlines, rs, err = readRespHead(up.br, hc.rhead, hc.rlines)
 		if err != nil {
+			if len(hc.rhead) == 0 && up.br.Buffered() == 0 && closedErr(err) {
+				return false, false, errStale
+			}
 			return false, false, err
 		}
 		if rs.status >= 200 || rs.status == 101 {
@@ -107,9 +115,15 @@ func (hc *h1conn) relayResponse(lg *logEntry, rq *reqInfo) (keep, answered bool,
 		if rs.status == 100 {
 			continue // the client got its 100 Continue from us, or never asked
 		}
-		// Other interim answers (103 Early Hints) go through as they are.
-		hc.bw.Write(hc.rhead)
-		hc.bw.WriteString("\r\n")
+		// Other interim answers (103 Early Hints) go through at once, to
+		// clients that understand them.
+		if !rq.http10 {
+			hc.bw.Write(hc.rhead)
+			hc.bw.WriteString("\r\n")
+			if err := hc.bw.Flush(); err != nil {
+				return false, true, asClient(err)
+			}
+		}
 	}
 	noBody := rq.method != nil && string(rq.method) == "HEAD" || rs.status == 204 || rs.status == 304 || rs.status == 101
 	closeDelimited := !noBody && !rs.chunked && rs.cl < 0
@@ -122,7 +136,7 @@ func (hc *h1conn) relayResponse(lg *logEntry, rq *reqInfo) (keep, answered bool,
 	for _, off := range hc.rlines[1:] {
 		end := lineEnd(hc.rhead, off)
 		name, _, _ := splitHeader(hc.rhead[off:end])
-		if hopByHop(name) && !eq(name, "x-forwarded-for") && !eq(name, "x-forwarded-host") && !eq(name, "x-forwarded-proto") ||
+		if hopByHop(name) && !eq(name, "x-forwarded-for") && !eq(name, "x-forwarded-host") && !eq(name, "x-forwarded-proto") && !eq(name, "forwarded") && !eq(name, "x-real-ip") ||
 			dechunk && eq(name, "transfer-encoding") {
 			continue
 		}
@@ -192,7 +206,9 @@ func (hc *h1conn) tunnel() {
 	hc.up = nil
 	defer func() {
 		up.c.Close()
+		up.br.Reset(nil)
 		readers.Put(up.br)
+		up.bw.Reset(nil)
 		writers.Put(up.bw)
 	}()
 	done := make(chan struct{}, 2)
@@ -225,4 +241,11 @@ func (hc *h1conn) tunnel() {
 		up.c.Close()
 		<-done
 	}
+}
+
+// closedErr tells a connection the peer had closed (or reset) from other
+// failures.
+func closedErr(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"strconv"
 	"sync"
 )
 
@@ -32,7 +31,9 @@ func (hc *h1conn) readHead() (reqInfo, error) {
 			return ri, errHeadTooBig
 		}
 		n := len(line)
-		if n < 2 || line[n-2] != '\r' {
+		// CRLF ends every line and a CR appears nowhere else: a bare CR
+		// is read as a line break by some servers and not by others.
+		if n < 2 || line[n-2] != '\r' || bytes.IndexByte(line[:n-2], '\r') >= 0 {
 			return ri, errBadRequest
 		}
 		if n == 2 {
@@ -66,6 +67,7 @@ func (hc *h1conn) readHead() (reqInfo, error) {
 		return ri, errBadRequest
 	}
 	var connUpgrade, keepAlive bool
+	var connTokens [][]byte
 	var upgrade []byte
 	hosts := 0
 	for _, off := range hc.lines[1:] {
@@ -78,8 +80,8 @@ func (hc *h1conn) readHead() (reqInfo, error) {
 			hosts++
 			ri.host = value
 		case eq(name, "content-length"):
-			n, err := strconv.ParseInt(string(value), 10, 64)
-			if err != nil || n < 0 || ri.cl >= 0 && ri.cl != n {
+			n, ok := parseLength(value)
+			if !ok || ri.cl >= 0 && ri.cl != n {
 				return ri, errBadRequest
 			}
 			ri.cl = n
@@ -89,6 +91,7 @@ func (hc *h1conn) readHead() (reqInfo, error) {
 			}
 			ri.chunked = true
 		case eq(name, "connection"):
+			connTokens = append(connTokens, value)
 			for _, tok := range bytes.Split(value, []byte(",")) {
 				tok = bytes.TrimSpace(tok)
 				switch {
@@ -106,9 +109,10 @@ func (hc *h1conn) readHead() (reqInfo, error) {
 			ri.expect100 = eqFold(value, "100-continue")
 		}
 	}
-	if ri.chunked && ri.cl >= 0 || hosts > 1 || hosts == 0 && !ri.http10 {
+	if ri.chunked && (ri.cl >= 0 || ri.http10) || hosts > 1 || hosts == 0 && !ri.http10 {
 		return ri, errBadRequest
 	}
+	ri.conn = connTokens
 	if ri.http10 && keepAlive && !ri.chunked {
 		ri.close = false
 	}
@@ -116,6 +120,35 @@ func (hc *h1conn) readHead() (reqInfo, error) {
 		ri.upgrade = upgrade
 	}
 	return ri, nil
+}
+
+// parseLength accepts a Content-Length of digits only: "+5" or " 5" are
+// numbers to some parsers and errors to others.
+func parseLength(v []byte) (int64, bool) {
+	if len(v) == 0 || len(v) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// namedByConnection reports whether name is listed in a Connection header:
+// such a header describes this hop only (RFC 9110 7.6.1).
+func namedByConnection(conn [][]byte, name []byte) bool {
+	for _, v := range conn {
+		for _, tok := range bytes.Split(v, []byte(",")) {
+			if tok = bytes.TrimSpace(tok); len(tok) == len(name) && bytes.EqualFold(tok, name) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func lineEnd(b []byte, off int) int {
@@ -180,6 +213,8 @@ func hopByHop(name []byte) bool {
 		return eqFold(name, "trailer") || eqFold(name, "upgrade")
 	case 10:
 		return eqFold(name, "connection") || eqFold(name, "keep-alive")
+	case 9:
+		return eqFold(name, "forwarded") || eqFold(name, "x-real-ip")
 	case 15:
 		return eqFold(name, "x-forwarded-for")
 	case 16:
@@ -189,6 +224,11 @@ func hopByHop(name []byte) bool {
 	}
 	return false
 }
+
+// spoofable headers are those a client could use to pass for one of the
+// proxy's own: WSGI, CGI and Rack read "X_Forwarded_For" as
+// "X-Forwarded-For". Like nginx, names with an underscore are dropped.
+func spoofable(name []byte) bool { return bytes.IndexByte(name, '_') >= 0 }
 
 // sendRequest writes the request head, rewritten for the app, and streams
 // the body.
@@ -202,7 +242,7 @@ func (hc *h1conn) sendRequest(ri *reqInfo) error {
 	for _, off := range hc.lines[1:] {
 		end := lineEnd(hc.head, off)
 		name, _, _ := splitHeader(hc.head[off:end])
-		if hopByHop(name) || eq(name, "expect") && ri.expect100 {
+		if hopByHop(name) || spoofable(name) || eq(name, "expect") && ri.expect100 || namedByConnection(ri.conn, name) {
 			continue
 		}
 		b = append(b, hc.head[off:end+2]...)
@@ -213,6 +253,8 @@ func (hc *h1conn) sendRequest(ri *reqInfo) error {
 		b = append(b, "\r\n"...)
 	}
 	b = append(b, "X-Forwarded-For: "...)
+	b = append(b, hc.remote...)
+	b = append(b, "\r\nX-Real-IP: "...)
 	b = append(b, hc.remote...)
 	b = append(b, "\r\nX-Forwarded-Proto: http\r\n"...)
 	if len(ri.host) > 0 {
@@ -228,22 +270,35 @@ func (hc *h1conn) sendRequest(ri *reqInfo) error {
 	b = append(b, "\r\n"...)
 	hc.out = b
 	if _, err := up.bw.Write(b); err != nil {
-		return err
+		return upstreamWriteErr(err)
 	}
+	if ri.cl <= 0 && !ri.chunked {
+		return upstreamWriteErr(up.bw.Flush())
+	}
+	// The head goes out at once and the body as it arrives, so an app
+	// sees an upload start and a streamed request streams.
+	flush := func() error { return upstreamWriteErr(up.bw.Flush()) }
 	switch {
 	case ri.cl > 0:
-		if err := copyBody(up.bw, hc.br, ri.cl, nil); err != nil {
+		if err := copyBody(up.bw, hc.br, ri.cl, flush); err != nil {
 			return requestCopyErr(err)
 		}
 	case ri.chunked:
-		if err := copyChunked(up.bw, hc.br, hc.s.maxBody, false, nil); err != nil {
+		if err := copyChunked(up.bw, hc.br, hc.s.maxBody, false, flush); err != nil {
 			if errors.Is(err, errBadRequest) {
 				return asClient(err)
 			}
 			return requestCopyErr(err)
 		}
 	}
-	return up.bw.Flush()
+	return upstreamWriteErr(up.bw.Flush())
+}
+
+func upstreamWriteErr(err error) error {
+	if err != nil && closedErr(err) {
+		return errStale
+	}
+	return err
 }
 
 // copyChunked copies a chunked body from r to w, verbatim unless dechunk,
@@ -266,18 +321,30 @@ func copyChunked(w *bufio.Writer, r *bufio.Reader, limit int64, dechunk bool, fl
 			}
 		}
 		if size == 0 {
-			// Trailers, then the final CRLF.
+			// Trailers, then the final CRLF, exactly: anything looser lets
+			// the two sides disagree on where the message ends.
+			trailer := 0
 			for {
 				tl, err := r.ReadSlice('\n')
 				if err != nil {
 					return srcErr{readErr(err)}
+				}
+				n := len(tl)
+				trailer += n
+				if n < 2 || tl[n-2] != '\r' || bytes.IndexByte(tl[:n-2], '\r') >= 0 || trailer > maxHeadBytes {
+					return errBadRequest
+				}
+				if n > 2 {
+					if _, _, ok := splitHeader(tl[:n-2]); !ok {
+						return errBadRequest
+					}
 				}
 				if !dechunk {
 					if _, err := w.Write(tl); err != nil {
 						return dstErr{err}
 					}
 				}
-				if len(tl) <= 2 {
+				if n == 2 {
 					if flush != nil {
 						if err := flush(); err != nil {
 							return dstErr{err}

@@ -72,7 +72,8 @@ type Server struct {
 	checker *checker
 	alog    *accessLog
 
-	table atomic.Pointer[table]
+	table    atomic.Pointer[table]
+	stopping atomic.Bool // shutting down: connections end after their request
 	// mu serialises route writers so that build, persist and publish happen
 	// as one step; readers never take it.
 	mu sync.Mutex
@@ -182,6 +183,7 @@ func (s *Server) shutdown(ln net.Listener, h1 *h1server, as *http.Server) {
 	deadline := time.Now().Add(s.opts.ShutdownTimeout)
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
+	s.stopping.Store(true)
 	h1.mu.Lock()
 	h1.closed = true
 	h1.mu.Unlock()

@@ -1,0 +1,141 @@
+package proxy
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Cases found in review of the forwarding engine; each failed before its fix.
+func TestForwardingHardening(t *testing.T) {
+	p := startProxy(t, Options{})
+	var calls atomic.Int64
+	p.route(t, "shop/web", "shop.test", echoBackend(t, &calls))
+
+	t.Run("a 502 with an unread body closes, so the body is never parsed as a request", func(t *testing.T) {
+		p.route(t, "shop/down", "down.test", "127.0.0.1:1")
+		smuggled := "GET /smuggled HTTP/1.1\r\nHost: shop.test\r\n\r\n"
+		got := raw(t, p, "POST / HTTP/1.1\r\nHost: down.test\r\nContent-Length: "+itoa(len(smuggled))+"\r\n\r\n"+smuggled, 2*time.Second)
+		if strings.Count(got, "HTTP/1.1 ") != 1 || !strings.HasPrefix(got, "HTTP/1.1 502 ") || strings.Contains(got, "smuggled") {
+			t.Errorf("got %q", got)
+		}
+	})
+	for name, req := range map[string]string{
+		"bare CR inside a header":   "GET / HTTP/1.1\r\nHost: shop.test\r\nFoo: a\rX\r\n\r\n",
+		"bare LF ends the trailers": "POST / HTTP/1.1\r\nHost: shop.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nx\nGET /second HTTP/1.1\r\nHost: shop.test\r\n\r\n",
+		"signed Content-Length":     "POST / HTTP/1.1\r\nHost: shop.test\r\nContent-Length: +3\r\n\r\nabc",
+		"chunked on HTTP/1.0":       "POST / HTTP/1.0\r\nHost: shop.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		"Host with userinfo":        "GET / HTTP/1.1\r\nHost: shop.test:@evil.example\r\n\r\n",
+	} {
+		t.Run(name+" is refused", func(t *testing.T) {
+			if got := raw(t, p, req, 2*time.Second); !strings.HasPrefix(got, "HTTP/1.1 400 ") || strings.Contains(got, "second") {
+				t.Errorf("got %q", got)
+			}
+		})
+	}
+	t.Run("spoofable and connection-named headers do not reach the app", func(t *testing.T) {
+		got := raw(t, p, "GET / HTTP/1.1\r\nHost: shop.test\r\nX_Forwarded_For: 6.6.6.6\r\nForwarded: for=6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\nX-Hop: 6.6.6.6\r\nConnection: close, X-Hop\r\n\r\n", 2*time.Second)
+		if !strings.HasPrefix(got, "HTTP/1.1 200 ") || strings.Contains(got, "6.6.6.6") {
+			t.Errorf("got %q", got)
+		}
+	})
+
+	t.Run("a request that may have reached the app is not sent twice", func(t *testing.T) {
+		var charged atomic.Int64
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					buf := make([]byte, 4096)
+					if n, _ := c.Read(buf); n > 0 {
+						charged.Add(1) // handled, then the app dies before answering
+					}
+					c.Close()
+				}()
+			}
+		}()
+		p.route(t, "shop/pay", "pay.test", ln.Addr().String())
+		got := raw(t, p, "POST /charge HTTP/1.1\r\nHost: pay.test\r\nContent-Length: 0\r\n\r\n", 2*time.Second)
+		if !strings.HasPrefix(got, "HTTP/1.1 502 ") || charged.Load() != 1 {
+			t.Errorf("got %q, app saw it %d times, want 502 and once", got, charged.Load())
+		}
+	})
+
+	t.Run("an idle connection the app closed is not used for a POST", func(t *testing.T) {
+		app := &http.Server{
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, _ := io.ReadAll(r.Body)
+				w.Write(b)
+			}),
+			IdleTimeout: 200 * time.Millisecond,
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go app.Serve(ln)
+		defer app.Close()
+		p.route(t, "shop/short", "short.test", ln.Addr().String())
+		c, err := net.Dial("tcp", strings.TrimPrefix(p.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: short.test\r\n\r\n")
+		buf := make([]byte, 4096)
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		c.Read(buf)
+		time.Sleep(500 * time.Millisecond) // the app has closed its side by now
+		io.WriteString(c, "POST / HTTP/1.1\r\nHost: short.test\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbody")
+		b, _ := io.ReadAll(c)
+		if got := string(b); !strings.HasPrefix(got, "HTTP/1.1 200 ") || !strings.HasSuffix(got, "body") {
+			t.Errorf("got %q", got)
+		}
+	})
+}
+
+func TestShutdownBoundedBySilentApp(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // reads nothing, answers nothing
+		}
+	}()
+	p := startProxy(t, Options{ShutdownTimeout: 300 * time.Millisecond})
+	p.route(t, "shop/web", "shop.test", ln.Addr().String())
+	c, err := net.Dial("tcp", strings.TrimPrefix(p.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /poll HTTP/1.1\r\nHost: shop.test\r\n\r\n")
+	waitFor(t, "the request in flight", func() bool { return p.inflight("shop/web") == 1 })
+	start := time.Now()
+	p.stop()
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("shutdown took %s with a 300ms timeout", d)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
