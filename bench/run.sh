@@ -46,7 +46,8 @@ services:
     deploy: { drain: 5s }
 YAML
 cd "$work"
-"$BERTH" deploy --image web=berth-bench:v1 >/dev/null 2>&1
+# The bench owns the local engine while it runs: it may move berth-proxy.
+"$BERTH" deploy --image web=berth-bench:v1 --recreate-proxy >"$work/deploy.log" 2>&1 || { cat "$work/deploy.log"; exit 1; }
 ip_of() { docker inspect -f '{{(index .NetworkSettings.Networks "berth").IPAddress}}' "$1"; }
 APP_IP=$(ip_of bench-web-1)
 PROXY_IP=$(ip_of berth-proxy)
@@ -142,14 +143,14 @@ overheads=()
 for i in $(seq 1 "$ROUNDS"); do
   v=v2; [ $((i % 2)) = 0 ] && v=v1
   t0=$(date +%s%3N)
-  "$BERTH" deploy --image web=berth-bench:$v >"$work/deploy.log" 2>&1 &
+  "$BERTH" deploy --image web=berth-bench:$v --recreate-proxy >"$work/deploy.log" 2>&1 &
   dpid=$!
-  while :; do
+  for _ in $(seq 1 3000); do   # bounded: ~1 min at most
     body=$(curl -s --max-time 1 -H 'Host: bench.local' "http://127.0.0.1:$PPORT/" || true)
     case $body in *"\"$v\""*) break ;; esac
   done
   t1=$(date +%s%3N)
-  wait $dpid
+  wait $dpid || { cat "$work/deploy.log"; exit 1; }
   name=$(docker ps --filter label=berth.app=bench --filter label=berth.service=web --format '{{.Names}}' | head -1)
   started=$(docker inspect -f '{{.State.StartedAt}}' "$name")
   listening=$(docker logs -t "$name" 2>&1 | awk '/listening/ {print $1; exit}')
