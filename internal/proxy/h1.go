@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -34,6 +35,8 @@ const (
 	upstreamIdleMax = 2 * time.Second
 	bufSize         = 16 << 10
 	bodyReadIdle    = time.Minute
+	lingerTimeout   = 2 * time.Second
+	lingerMaxBytes  = 64 << 20
 	clientWriteIdle = time.Minute
 )
 
@@ -151,6 +154,7 @@ type h1conn struct {
 	lines      []int  // start offsets of header lines in head
 	rhead      []byte // the response head as read
 	rlines     []int
+	unread     bool // the request body was not (all) read: close by lingering
 }
 
 // countConn counts the bytes written to the client, for the access log,
@@ -211,7 +215,7 @@ func (hc *h1conn) serve() {
 			hc.s.log.Error("proxy connection panicked", "remote", hc.remote, "panic", fmt.Sprint(p))
 		}
 		hc.dropUpstream()
-		hc.c.Close()
+		hc.lingerClose()
 		hc.br.Reset(nil)
 		readers.Put(hc.br)
 		hc.bw.Reset(nil)
@@ -267,6 +271,7 @@ func (hc *h1conn) exchange() bool {
 	defer func() { hc.cw.readIdle = 0 }()
 	lg := logEntry{start: start, remote: hc.remoteAddr}
 	if err != nil {
+		hc.unread = true // whatever the client still sends, let the answer reach it
 		if errors.Is(err, errHeadTooBig) {
 			hc.page(&lg, 431, "request header fields too large", true)
 		} else if errors.Is(err, errBadRequest) {
@@ -281,6 +286,7 @@ func (hc *h1conn) exchange() bool {
 	}
 	e := hc.s.table.Load().byHost[requestHost(string(ri.host))]
 	lg.entry = e
+	hc.unread = hasBody
 	switch {
 	case e == nil:
 		return hc.page(&lg, 404, "no route for host "+string(ri.host), hasBody || ri.close)
@@ -316,6 +322,7 @@ func (hc *h1conn) exchange() bool {
 	keep, err := hc.forward(&lg, t, &ri, !hasBody && idempotent(ri.method))
 	lg.err = err
 	hc.s.logRequest(&lg)
+	hc.unread = hasBody && (err != nil || !keep)
 	return keep && !ri.close
 }
 
@@ -334,6 +341,15 @@ func (hc *h1conn) forward(lg *logEntry, t *target, ri *reqInfo, retryable bool) 
 			return hc.page(lg, 502, "bad gateway: the service did not answer", hasBody || ri.close), err
 		}
 		err = hc.sendRequest(ri)
+		if err != nil && hasBody && !errors.Is(err, errClient) && !errors.Is(err, errTooLarge) {
+			// The app stopped reading the body: it may have answered early
+			// (401, 413) and closed. That answer is the one to relay.
+			hc.up.c.SetReadDeadline(time.Now().Add(time.Second))
+			if _, answered, rerr := hc.relayResponse(lg, ri); answered {
+				hc.dropUpstream()
+				return false, rerr
+			}
+		}
 		if err == nil {
 			var keep, answered bool
 			keep, answered, err = hc.relayResponse(lg, ri)
@@ -393,6 +409,22 @@ func (hc *h1conn) dropUpstream() {
 		writers.Put(up.bw)
 		hc.up = nil
 	}
+}
+
+// lingerClose closes the client connection without losing what was just
+// written to it. Closing a socket that still has unread input (a body the
+// proxy refused, a 413, a 502) makes the kernel send a reset, and the client
+// may then never read the answer; half-closing and reading off the rest for
+// a moment lets the answer arrive, as nginx's lingering close does.
+func (hc *h1conn) lingerClose() {
+	if hc.unread {
+		if tc, ok := hc.c.(*net.TCPConn); ok {
+			tc.CloseWrite()
+			hc.c.SetReadDeadline(time.Now().Add(lingerTimeout))
+			io.Copy(io.Discard, io.LimitReader(hc.c, lingerMaxBytes))
+		}
+	}
+	hc.c.Close()
 }
 
 // headBuffered reports whether a complete request head is already buffered.

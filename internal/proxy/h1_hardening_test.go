@@ -139,3 +139,29 @@ func TestShutdownBoundedBySilentApp(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// An app that refuses an upload before reading it (401) and a proxy that
+// refuses it (413) must both get their answer to the client, not a reset.
+func TestEarlyAnswerDuringUpload(t *testing.T) {
+	p := startProxy(t, Options{MaxBody: 1 << 20})
+	p.route(t, "shop/web", "shop.test", newBackend(t, "", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		http.Error(w, "no token", http.StatusUnauthorized)
+	}))
+	c := newTestClient()
+	big := strings.Repeat("x", 8<<20)
+	if res := do(c, "POST", p.url+"/upload", "shop.test", strings.NewReader(big[:900<<10])); res.err != nil || res.status != 401 {
+		t.Errorf("app refusing a 900 KiB upload early: %d %v, want 401", res.status, res.err)
+	}
+	req, _ := http.NewRequest("POST", p.url+"/upload", io.NopCloser(strings.NewReader(big)))
+	req.Host = "shop.test"
+	req.ContentLength = -1 // chunked: the limit is found while reading
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("proxy refusing an 8 MiB chunked upload: %v, want its 413", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 413 {
+		t.Errorf("status %d, want 413", resp.StatusCode)
+	}
+}
