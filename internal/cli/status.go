@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -111,8 +112,17 @@ func runReleases(ctx context.Context, g *Globals, args []string) error {
 			if rel.Current {
 				mark = "(serving)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", r.Host, r.Service, rel.Number, rel.Version, rel.Image, rel.State, rel.Created.Local().Format(time.DateTime), mark)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", r.Host, r.Service, rel.Number, rel.Version, shortImage(rel.Image), rel.State, rel.Created.Local().Format(time.DateTime), mark)
 		}
 	}
 	return tw.Flush()
+}
+
+// shortImage shortens an image shown by ID (its tag moved on to a newer
+// image) the way `docker ps` does.
+func shortImage(ref string) string {
+	if id, ok := strings.CutPrefix(ref, "sha256:"); ok && len(id) > 12 {
+		return id[:12]
+	}
+	return ref
 }
