@@ -155,6 +155,14 @@ type h1conn struct {
 	rhead      []byte // the response head as read
 	rlines     []int
 	unread     bool // the request body was not (all) read: close by lingering
+
+	// The wait for the app's answer, seen by the sweeper (h1watch.go).
+	wmu        sync.Mutex
+	waiting    bool
+	watchable  bool
+	waitStart  time.Time
+	watcher    chan struct{}
+	clientGone atomic.Bool
 }
 
 // countConn counts the bytes written to the client, for the access log,
@@ -362,6 +370,10 @@ func (hc *h1conn) forward(lg *logEntry, t *target, ri *reqInfo, retryable bool) 
 			}
 		}
 		hc.dropUpstream()
+		if errors.Is(err, errClientGone) {
+			lg.status = 499 // what access logs conventionally show for it
+			return false, err
+		}
 		if errors.Is(err, errTooLarge) {
 			return hc.page(lg, 413, "request body too large", true), err
 		}

@@ -165,3 +165,47 @@ func TestEarlyAnswerDuringUpload(t *testing.T) {
 		t.Errorf("status %d, want 413", resp.StatusCode)
 	}
 }
+
+// A client that leaves a long-poll is noticed: the app's request is
+// cancelled and the request stops counting as in flight, so a drain does not
+// wait for an answer nobody will read.
+func TestClientGoneCancelsLongPoll(t *testing.T) {
+	p := startProxy(t, Options{})
+	cancelled := make(chan struct{})
+	p.route(t, "shop/web", "shop.test", newBackend(t, "", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+			close(cancelled)
+		case <-time.After(20 * time.Second):
+		}
+	}))
+	c, err := net.Dial("tcp", strings.TrimPrefix(p.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "GET /poll HTTP/1.1\r\nHost: shop.test\r\n\r\n")
+	waitFor(t, "the long-poll in flight", func() bool { return p.inflight("shop/web") == 1 })
+	c.Close()
+	select {
+	case <-cancelled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the app was not told that the client left")
+	}
+	waitFor(t, "nothing in flight", func() bool { return p.inflight("shop/web") == 0 })
+}
+
+// A slow answer to a client that stays is not disturbed by the watcher, and
+// the connection carries the next request afterwards.
+func TestSlowAnswerKeepsConnection(t *testing.T) {
+	p := startProxy(t, Options{})
+	p.route(t, "shop/web", "shop.test", newBackend(t, "", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(1200 * time.Millisecond)
+		}
+		io.WriteString(w, r.URL.Path)
+	}))
+	got := raw(t, p, "GET /slow HTTP/1.1\r\nHost: shop.test\r\n\r\nGET /next HTTP/1.1\r\nHost: shop.test\r\nConnection: close\r\n\r\n", 5*time.Second)
+	if strings.Count(got, "HTTP/1.1 200 ") != 2 || !strings.HasSuffix(got, "/next") {
+		t.Errorf("got %q", got)
+	}
+}

@@ -101,15 +101,21 @@ func readRespHead(r *bufio.Reader, buf []byte, lines []int) ([]byte, []int, resp
 func (hc *h1conn) relayResponse(lg *logEntry, rq *reqInfo) (keep, answered bool, err error) {
 	up := hc.up
 	var rs respInfo
+	hc.beginWait(rq.cl <= 0 && !rq.chunked && rq.upgrade == nil)
 	for {
 		hc.rhead, hc.rlines, rs, err = readRespHead(up.br, hc.rhead, hc.rlines)
 		if err != nil {
+			hc.endWait()
+			if hc.clientGone.Load() {
+				return false, false, errClientGone
+			}
 			if len(hc.rhead) == 0 && up.br.Buffered() == 0 && closedErr(err) {
 				return false, false, errStale
 			}
 			return false, false, err
 		}
 		if rs.status >= 200 || rs.status == 101 {
+			hc.endWait()
 			break
 		}
 		if rs.status == 100 {

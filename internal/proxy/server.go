@@ -160,6 +160,9 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 
 	errc := make(chan error, 2)
 	go func() { errc <- h1.serve(ln) }()
+	stopSweep := make(chan struct{})
+	defer close(stopSweep)
+	go h1.sweep(stopSweep)
 	go func() { errc <- as.Serve(adminLn) }()
 	s.log.Info("berth-proxy serving", "listen", ln.Addr().String(), "admin", adminLn.Addr().String(),
 		"routes", len(s.table.Load().byKey), "state", s.opts.StateFile)
