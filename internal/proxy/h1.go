@@ -173,10 +173,18 @@ type countConn struct {
 	net.Conn
 	n        int64
 	readIdle time.Duration
+	// Deadlines are re-armed at most every deadlineSlack: a timer update
+	// per write costs more than the looser bound (50-60 s, not 60) is worth.
+	wset, rset time.Time
 }
 
+const deadlineSlack = 10 * time.Second
+
 func (c *countConn) Write(b []byte) (int, error) {
-	c.Conn.SetWriteDeadline(time.Now().Add(clientWriteIdle))
+	if now := time.Now(); now.Sub(c.wset) > deadlineSlack {
+		c.wset = now
+		c.Conn.SetWriteDeadline(now.Add(clientWriteIdle))
+	}
 	n, err := c.Conn.Write(b)
 	c.n += int64(n)
 	return n, err
@@ -184,7 +192,10 @@ func (c *countConn) Write(b []byte) (int, error) {
 
 func (c *countConn) Read(b []byte) (int, error) {
 	if c.readIdle > 0 {
-		c.Conn.SetReadDeadline(time.Now().Add(c.readIdle))
+		if now := time.Now(); now.Sub(c.rset) > deadlineSlack {
+			c.rset = now
+			c.Conn.SetReadDeadline(now.Add(c.readIdle))
+		}
 	}
 	return c.Conn.Read(b)
 }
@@ -272,7 +283,7 @@ func (hc *h1conn) exchange() bool {
 	if err == nil && (ri.cl > 0 || ri.chunked) {
 		// A body may be slow, not silent: every read must make progress
 		// within bodyReadIdle (countConn re-arms it per read).
-		hc.cw.readIdle = bodyReadIdle
+		hc.cw.readIdle, hc.cw.rset = bodyReadIdle, time.Time{}
 	} else if err == nil && ri.upgrade != nil {
 		hc.c.SetReadDeadline(time.Time{})
 	}

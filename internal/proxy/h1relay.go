@@ -210,6 +210,10 @@ func (hc *h1conn) relayResponse(lg *logEntry, rq *reqInfo) (keep, answered bool,
 func (hc *h1conn) tunnel() {
 	up := hc.up
 	hc.up = nil
+	// A tunnel is quiet as long as its peers are: no deadline from the
+	// HTTP exchange may cut it.
+	hc.c.SetDeadline(time.Time{})
+	up.c.SetDeadline(time.Time{})
 	defer func() {
 		up.c.Close()
 		up.br.Reset(nil)
