@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -47,27 +48,14 @@ func TestForwardingHardening(t *testing.T) {
 
 	t.Run("a request that may have reached the app is not sent twice", func(t *testing.T) {
 		var charged atomic.Int64
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				go func() {
-					buf := make([]byte, 4096)
-					if n, _ := c.Read(buf); n > 0 {
-						charged.Add(1) // handled, then the app dies before answering
-					}
-					c.Close()
-				}()
+		pay := rawBackend(t, func(c net.Conn) {
+			buf := make([]byte, 4096)
+			if n, _ := c.Read(buf); n > 0 {
+				charged.Add(1) // handled, then the app dies before answering
 			}
-		}()
-		p.route(t, "shop/pay", "pay.test", ln.Addr().String())
+			c.Close()
+		})
+		p.route(t, "shop/pay", "pay.test", pay)
 		got := raw(t, p, "POST /charge HTTP/1.1\r\nHost: pay.test\r\nContent-Length: 0\r\n\r\n", 2*time.Second)
 		if !strings.HasPrefix(got, "HTTP/1.1 502 ") || charged.Load() != 1 {
 			t.Errorf("got %q, app saw it %d times, want 502 and once", got, charged.Load())
@@ -108,22 +96,9 @@ func TestForwardingHardening(t *testing.T) {
 }
 
 func TestShutdownBoundedBySilentApp(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // reads nothing, answers nothing
-		}
-	}()
+	silent := rawBackend(t, func(c net.Conn) {}) // reads nothing, answers nothing
 	p := startProxy(t, Options{ShutdownTimeout: 300 * time.Millisecond})
-	p.route(t, "shop/web", "shop.test", ln.Addr().String())
+	p.route(t, "shop/web", "shop.test", silent)
 	c, err := net.Dial("tcp", strings.TrimPrefix(p.url, "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -208,4 +183,37 @@ func TestSlowAnswerKeepsConnection(t *testing.T) {
 	if strings.Count(got, "HTTP/1.1 200 ") != 2 || !strings.HasSuffix(got, "/next") {
 		t.Errorf("got %q", got)
 	}
+}
+
+// rawBackend is an app that is not an HTTP server: handle gets each
+// connection as accepted. Everything is closed when the test ends.
+func rawBackend(t *testing.T, handle func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			go handle(c)
+		}
+	}()
+	return ln.Addr().String()
 }
