@@ -244,3 +244,27 @@ func TestValidate(t *testing.T) {
 	a.expectFail(2, []string{"compose.yaml:4:5"}, "deploy")
 	write(t, filepath.Join(a.dir, "compose.yaml"), "services:\n  web:\n    image: berth-testapp:v1\n")
 }
+
+// TestPolicyRefusesBeforeAnyChange: a service that would hand the container
+// the host is refused with every violation and its fix, exit 7, and nothing
+// is created on the host (not even the lock).
+func TestPolicyRefusesBeforeAnyChange(t *testing.T) {
+	a := newApp(t, "", `    privileged: true
+    volumes: ["/var/run/docker.sock:/var/run/docker.sock:ro"]
+    environment: { API_TOKEN: not-for-your-eyes }
+`)
+	testenv.AppImage(t, a.eng, "berth-testapp:v1", "VERSION=v1")
+	errOut := a.expectFail(7, []string{"policy refuses the deploy", "nothing was changed", "[privileged, critical]", "[docker-socket, critical]", "API_TOKEN", "fix:"}, "deploy")
+	if strings.Contains(errOut, "not-for-your-eyes") {
+		t.Errorf("the secret's value is in the output")
+	}
+	out, _ := exec.Command("docker", "ps", "-a", "--filter", "label=berth.app="+a.name, "--format", "{{.Names}}").Output()
+	if strings.TrimSpace(string(out)) != "" {
+		t.Errorf("containers were created despite the refusal: %s", out)
+	}
+	// `policy check` tells the same without an engine, for CI.
+	check, _, code := a.run("policy", "check", "--format", "json")
+	if code != 7 || !strings.Contains(check, `"rule": "privileged"`) {
+		t.Errorf("policy check: exit %d\n%s", code, check)
+	}
+}

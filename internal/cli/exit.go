@@ -19,6 +19,7 @@ const (
 	ExitLocked      = 4   // another deploy holds the app's lock
 	ExitUnhealthy   = 5   // the new release failed its health gate; the previous one keeps serving
 	ExitConflict    = 6   // a port or container name berth needs is taken by something else
+	ExitPolicy      = 7   // policy refused the deploy, or `policy check --fail-on` found violations
 	ExitInterrupted = 130 // Ctrl-C / SIGTERM
 )
 
@@ -38,6 +39,8 @@ func ExitCode(err error) int {
 		portTaken   *deploy.PortTakenError
 		nameTaken   *deploy.NameTakenError
 		proxyConf   *deploy.ProxySettingsError
+		refused     *deploy.PolicyError
+		violations  *ViolationsError
 	)
 	switch {
 	case err == nil:
@@ -56,6 +59,8 @@ func ExitCode(err error) int {
 		return ExitUnhealthy
 	case errors.As(err, &portTaken), errors.As(err, &nameTaken), errors.As(err, &proxyConf):
 		return ExitConflict
+	case errors.As(err, &refused), errors.As(err, &violations):
+		return ExitPolicy
 	}
 	return ExitError
 }

@@ -60,6 +60,7 @@ func NewRootCommand() *cobra.Command {
 		newLockCommand(g),
 		newRemoveCommand(g),
 		newProxyCommand(g),
+		newPolicyCommand(g),
 	)
 	return root
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/berthhq/berth/internal/config"
 	"github.com/berthhq/berth/internal/engine"
+	"github.com/berthhq/berth/internal/policy"
 	"github.com/berthhq/berth/internal/release"
 )
 
@@ -18,9 +19,12 @@ type Deployer struct {
 	// Hosts are connected engines by berth.yaml host name.
 	Hosts    map[string]Engine
 	Progress Progress
-	// Admit is the policy hook: it sees every container before it is
-	// created and may refuse it. nil admits everything.
+	// Admit is a last hook on every container before it is created; nil
+	// admits everything. The policy runs earlier, over all services at once
+	// (admission.go).
 	Admit func(svc *config.Service, spec engine.ContainerSpec) error
+	// Policy judges what a deploy would create; nil: policy.Default().
+	Policy *policy.Policy
 	// ImageRef is berth's own image on the hosts; set by Prepare.
 	ImageRef string
 	// RecreateProxy allows replacing berth-proxy when this berth.yaml's
@@ -137,6 +141,9 @@ func (d *Deployer) Deploy(ctx context.Context, opts Options) (*Result, error) {
 		} else if s.Accessory {
 			return nil, fmt.Errorf("--image %s=...: %s is an accessory, which a deploy never replaces", name, name)
 		}
+	}
+	if err := d.admit(svcs, opts.Images); err != nil {
+		return nil, err
 	}
 	res := &Result{App: d.Cfg.App}
 	reason := opts.Reason

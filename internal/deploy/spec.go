@@ -35,24 +35,30 @@ const defaultStopTimeout = 10 * time.Second
 func containerSpec(cfg *config.Config, svc *config.Service, image, imageID string, n int, version string) (engine.ContainerSpec, error) {
 	c := svc.Compose
 	spec := engine.ContainerSpec{
-		Image:       image,
-		Entrypoint:  c.Entrypoint,
-		Cmd:         c.Command,
-		User:        c.User,
-		WorkingDir:  c.WorkingDir,
-		ReadOnly:    c.ReadOnly,
-		CapAdd:      c.CapAdd,
-		CapDrop:     c.CapDrop,
-		SecurityOpt: c.SecurityOpt,
-		Init:        c.Init,
-		StopSignal:  c.StopSignal,
-		PidsLimit:   c.PidsLimit,
-		Memory:      int64(c.MemLimit),
-		NanoCPUs:    int64(float64(c.CPUS) * 1e9),
-		ExtraHosts:  c.ExtraHosts.AsList(":"),
-		Restart:     restartPolicy(c.Restart),
-		Labels:      map[string]string{},
-		Networks:    map[string][]string{AppNetwork(cfg.App): {svc.Name}},
+		Image:        image,
+		Entrypoint:   c.Entrypoint,
+		Cmd:          c.Command,
+		User:         c.User,
+		WorkingDir:   c.WorkingDir,
+		ReadOnly:     c.ReadOnly,
+		CapAdd:       c.CapAdd,
+		CapDrop:      c.CapDrop,
+		SecurityOpt:  c.SecurityOpt,
+		Init:         c.Init,
+		StopSignal:   c.StopSignal,
+		PidsLimit:    c.PidsLimit,
+		Memory:       int64(c.MemLimit),
+		NanoCPUs:     int64(float64(c.CPUS) * 1e9),
+		ExtraHosts:   c.ExtraHosts.AsList(":"),
+		Restart:      restartPolicy(c.Restart),
+		Privileged:   c.Privileged,
+		PidMode:      c.Pid,
+		IpcMode:      c.Ipc,
+		UTSMode:      c.Uts,
+		UsernsMode:   c.UserNSMode,
+		CgroupnsMode: c.Cgroup,
+		Labels:       map[string]string{},
+		Networks:     map[string][]string{AppNetwork(cfg.App): {svc.Name}},
 	}
 	spec.NetworkOrder = []string{AppNetwork(cfg.App)}
 	if svc.Route != nil {
@@ -79,6 +85,12 @@ func containerSpec(cfg *config.Config, svc *config.Service, image, imageID strin
 	sort.Strings(spec.Env)
 	for k, v := range c.Labels {
 		spec.Labels[k] = v
+	}
+	for _, d := range c.Devices {
+		spec.Devices = append(spec.Devices, engine.Device{HostPath: d.Source, ContainerPath: d.Target, Permissions: d.Permissions})
+	}
+	if len(c.Sysctls) > 0 {
+		spec.Sysctls = map[string]string(c.Sysctls)
 	}
 	if c.StopGracePeriod != nil {
 		secs := int(time.Duration(*c.StopGracePeriod).Round(time.Second) / time.Second)

@@ -48,6 +48,21 @@ type ContainerSpec struct {
 	SecurityOpt  []string
 	Init         *bool
 	ExtraHosts   []string
+	// Namespaces and host access. berth passes them through as written so
+	// that policy, not a silent drop, decides whether they are allowed.
+	Privileged   bool
+	PidMode      string
+	IpcMode      string
+	UTSMode      string
+	UsernsMode   string
+	CgroupnsMode string
+	Devices      []Device
+	Sysctls      map[string]string
+}
+
+// Device maps a host device into the container.
+type Device struct {
+	HostPath, ContainerPath, Permissions string
 }
 
 // Mount is a bind, volume or tmpfs mount.
@@ -120,6 +135,16 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 		Tmpfs:          spec.Tmpfs,
 		Init:           spec.Init,
 		ExtraHosts:     spec.ExtraHosts,
+		Privileged:     spec.Privileged,
+		PidMode:        container.PidMode(spec.PidMode),
+		IpcMode:        container.IpcMode(spec.IpcMode),
+		UTSMode:        container.UTSMode(spec.UTSMode),
+		UsernsMode:     container.UsernsMode(spec.UsernsMode),
+		CgroupnsMode:   container.CgroupnsMode(spec.CgroupnsMode),
+		Sysctls:        spec.Sysctls,
+	}
+	for _, d := range spec.Devices {
+		host.Devices = append(host.Devices, container.DeviceMapping{PathOnHost: d.HostPath, PathInContainer: d.ContainerPath, CgroupPermissions: d.Permissions})
 	}
 	host.Memory = spec.Memory
 	host.NanoCPUs = spec.NanoCPUs

@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berthhq/berth/internal/deploy"
+	"github.com/berthhq/berth/internal/policy"
+)
+
+// ViolationsError is `policy check --fail-on`'s verdict.
+type ViolationsError struct {
+	Count    int
+	Severity policy.Severity
+}
+
+func (e *ViolationsError) Error() string {
+	return fmt.Sprintf("%d findings at or above %s", e.Count, e.Severity)
+}
+
+func newPolicyCommand(g *Globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "policy", Short: "Least-privilege rules: list them, check the config against them"}
+	var failOn string
+	check := &cobra.Command{
+		Use:   "check",
+		Short: "Judge the containers the config would create (no engine needed; for CI)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runPolicyCheck(cmd.Context(), g, failOn)
+		},
+	}
+	check.Flags().StringVar(&failOn, "fail-on", "", "exit 7 when a finding is at or above this severity (low, medium, high, critical); default: when a finding is enforced")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the built-in rules",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runPolicyList(g)
+		},
+	}
+	cmd.AddCommand(check, list)
+	return cmd
+}
+
+func runPolicyList(g *Globals) error {
+	rules := policy.Rules()
+	if g.json() {
+		return printJSON(g.Stdout, map[string]any{"rules": rules})
+	}
+	tw := tabwriter.NewWriter(g.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSEVERITY\tCIS\tTITLE")
+	for _, r := range rules {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ID, r.Severity, r.CIS, r.Title)
+	}
+	return tw.Flush()
+}
+
+func runPolicyCheck(ctx context.Context, g *Globals, failOn string) error {
+	var threshold policy.Severity
+	if failOn != "" {
+		sev, err := policy.ParseSeverity(failOn)
+		if err != nil {
+			return &UsageError{Msg: "--fail-on: " + err.Error()}
+		}
+		threshold = sev
+	}
+	cfg, err := loadConfig(ctx, g)
+	if err != nil {
+		return err
+	}
+	results, err := deploy.CheckPolicy(cfg, policy.Default(), cfg.Services, nil)
+	if err != nil {
+		return err
+	}
+	failing := 0
+	for _, r := range results {
+		for _, f := range r.Findings {
+			if threshold > 0 && f.Severity >= threshold || threshold == 0 && f.Enforced {
+				failing++
+			}
+		}
+	}
+	if g.json() {
+		if err := printJSON(g.Stdout, map[string]any{"services": results, "failing": failing}); err != nil {
+			return err
+		}
+	} else {
+		tw := tabwriter.NewWriter(g.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SERVICE\tRULE\tSEVERITY\tVERDICT\tFINDING\tFIX")
+		for _, r := range results {
+			for _, f := range r.Findings {
+				verdict := "warn"
+				if f.Enforced {
+					verdict = "BLOCK"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Service, f.Rule, f.Severity, verdict, f.Message, f.Fix)
+			}
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if failing > 0 {
+		sev := threshold
+		if sev == 0 {
+			sev = policy.High
+		}
+		return &ViolationsError{Count: failing, Severity: sev}
+	}
+	return nil
+}

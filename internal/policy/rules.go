@@ -1,0 +1,342 @@
+package policy
+
+import (
+	"fmt"
+	"math"
+	"path"
+	"slices"
+	"strings"
+)
+
+// Severity orders findings; enforcement is decided by a threshold on it.
+type Severity int
+
+// Severities, lowest first.
+const (
+	Low Severity = iota + 1
+	Medium
+	High
+	Critical
+)
+
+func (s Severity) String() string {
+	switch s {
+	case Low:
+		return "low"
+	case Medium:
+		return "medium"
+	case High:
+		return "high"
+	case Critical:
+		return "critical"
+	}
+	return "unknown"
+}
+
+// ParseSeverity reads "low", "medium", "high" or "critical".
+func ParseSeverity(s string) (Severity, error) {
+	for sev := Low; sev <= Critical; sev++ {
+		if sev.String() == strings.ToLower(s) {
+			return sev, nil
+		}
+	}
+	return 0, fmt.Errorf("severity %q is not one of low, medium, high, critical", s)
+}
+
+// MarshalText writes the severity's name in JSON.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Rule is one built-in least-privilege check.
+type Rule struct {
+	ID        string   `json:"id"`
+	Title     string   `json:"title"`
+	CIS       string   `json:"cis,omitempty"` // CIS Docker Benchmark item
+	Severity  Severity `json:"severity"`
+	Rationale string   `json:"rationale"`
+	Fix       string   `json:"fix"`
+	// check returns one message per violation (empty: compliant).
+	check func(s *Spec) []string
+}
+
+// Rules returns the built-in rules, in a stable order.
+func Rules() []Rule { return slices.Clone(builtin) }
+
+// RuleByID finds a built-in rule.
+func RuleByID(id string) (Rule, bool) {
+	for _, r := range builtin {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return Rule{}, false
+}
+
+// dangerousCaps hand a container the host, or most of it.
+var dangerousCaps = []string{"ALL", "SYS_ADMIN", "SYS_MODULE", "SYS_PTRACE", "SYS_RAWIO", "SYS_BOOT", "SYS_TIME", "NET_ADMIN", "DAC_READ_SEARCH", "MAC_ADMIN", "MAC_OVERRIDE", "BPF", "PERFMON", "SYSLOG", "LINUX_IMMUTABLE", "SETFCAP"}
+
+// allowedCaps may be added without a finding: binding a port below 1024 is
+// an ordinary need.
+var allowedCaps = []string{"NET_BIND_SERVICE"}
+
+// sensitivePaths must never be mounted from the host.
+var sensitivePaths = []string{"/", "/etc", "/proc", "/sys", "/boot", "/dev", "/var/lib/docker", "/root", "/var/run", "/run", "/usr", "/lib", "/bin", "/sbin", "/home"}
+
+func isDockerSocket(p string) bool {
+	p = path.Clean(p)
+	return strings.HasSuffix(p, "/docker.sock") || p == "/var/run/docker" || p == "/run/docker" || strings.HasSuffix(p, "/containerd.sock")
+}
+
+var builtin = []Rule{
+	{ID: "privileged", Title: "Privileged container", CIS: "5.4", Severity: Critical,
+		Rationale: "A privileged container has every capability and every device of the host: it is root on the host.",
+		Fix:       "remove privileged: true; add only the capability the app needs (cap_add)",
+		check:     func(s *Spec) []string { return when(s.Privileged, "runs privileged") }},
+	{ID: "dangerous-capabilities", Title: "Dangerous capability added", CIS: "5.3", Severity: High,
+		Rationale: "Capabilities such as SYS_ADMIN or NET_ADMIN let a process escape or reconfigure the host.",
+		Fix:       "remove the capability from cap_add",
+		check: func(s *Spec) []string {
+			var out []string
+			for _, c := range s.CapAdd {
+				if slices.Contains(dangerousCaps, c) {
+					out = append(out, "adds capability "+c)
+				}
+			}
+			return out
+		}},
+	{ID: "added-capabilities", Title: "Capability added beyond the allow-list", CIS: "5.3", Severity: Medium,
+		Rationale: "Every added capability widens what a compromised process can do.",
+		Fix:       "remove it from cap_add, or waive it with the reason the app needs it",
+		check: func(s *Spec) []string {
+			var out []string
+			for _, c := range s.CapAdd {
+				if !slices.Contains(dangerousCaps, c) && !slices.Contains(allowedCaps, c) {
+					out = append(out, "adds capability "+c)
+				}
+			}
+			return out
+		}},
+	{ID: "capabilities-not-dropped", Title: "Default capabilities kept", CIS: "5.3", Severity: Low,
+		Rationale: "Docker's default set (CHOWN, SETUID, NET_RAW, ...) is more than most apps need.",
+		Fix:       "set cap_drop: [ALL] and add back only what the app needs",
+		check: func(s *Spec) []string {
+			return when(!s.Privileged && !slices.Contains(s.CapDrop, "ALL"), "does not drop ALL capabilities")
+		}},
+	{ID: "host-pid", Title: "Host PID namespace", CIS: "5.15", Severity: Critical,
+		Rationale: "With the host's PID namespace a container sees and can signal every process on the host.",
+		Fix:       "remove pid: host",
+		check:     func(s *Spec) []string { return when(s.PidMode == "host", "shares the host's PID namespace") }},
+	{ID: "host-ipc", Title: "Host IPC namespace", CIS: "5.16", Severity: High,
+		Rationale: "The host's IPC namespace exposes shared memory of every process on the host.",
+		Fix:       "remove ipc: host",
+		check:     func(s *Spec) []string { return when(s.IpcMode == "host", "shares the host's IPC namespace") }},
+	{ID: "host-network", Title: "Host network namespace", CIS: "5.9", Severity: High,
+		Rationale: "On the host's network a container can bind any port and reach every local-only service.",
+		Fix:       "remove network_mode: host; publish only the ports needed",
+		check:     func(s *Spec) []string { return when(s.NetworkMode == "host", "uses the host's network") }},
+	{ID: "host-uts", Title: "Host UTS namespace", CIS: "5.20", Severity: Medium,
+		Rationale: "The host's UTS namespace lets a container change the host's hostname.",
+		Fix:       "remove uts: host",
+		check:     func(s *Spec) []string { return when(s.UTSMode == "host", "shares the host's UTS namespace") }},
+	{ID: "host-userns", Title: "Host user namespace", CIS: "5.30", Severity: High,
+		Rationale: "Opting out of user namespace remapping makes root in the container root on the host.",
+		Fix:       "remove userns_mode: host",
+		check:     func(s *Spec) []string { return when(s.UsernsMode == "host", "opts out of user namespace remapping") }},
+	{ID: "host-cgroupns", Title: "Host cgroup namespace", CIS: "5.x", Severity: Medium,
+		Rationale: "The host's cgroup namespace exposes the host's cgroup tree.",
+		Fix:       "remove cgroup: host",
+		check:     func(s *Spec) []string { return when(s.CgroupnsMode == "host", "shares the host's cgroup namespace") }},
+	{ID: "docker-socket", Title: "Docker socket mounted", CIS: "5.31", Severity: Critical,
+		Rationale: "Whoever reaches the Docker socket controls the engine, and through it the host.",
+		Fix:       "remove the mount; give the app a narrow API instead of the engine",
+		check: func(s *Spec) []string {
+			var out []string
+			for _, m := range s.Mounts {
+				if m.Type == "bind" && isDockerSocket(m.Source) {
+					out = append(out, "mounts the Docker socket "+m.Source)
+				}
+			}
+			return out
+		}},
+	{ID: "sensitive-mount", Title: "Sensitive host path mounted", CIS: "5.5", Severity: Critical,
+		Rationale: "Host system directories give a container the host's configuration, keys and kernel interfaces.",
+		Fix:       "mount a named volume or a narrow directory of the app's own instead",
+		check: func(s *Spec) []string {
+			var out []string
+			for _, m := range s.Mounts {
+				if m.Type == "bind" && !isDockerSocket(m.Source) && slices.Contains(sensitivePaths, path.Clean(m.Source)) {
+					out = append(out, "mounts the host's "+path.Clean(m.Source))
+				}
+			}
+			return out
+		}},
+	{ID: "writable-bind-mount", Title: "Writable bind mount", CIS: "5.5", Severity: Medium,
+		Rationale: "A writable host directory lets a compromised container plant files the host or other containers trust.",
+		Fix:       "mount it read-only (:ro), or use a named volume",
+		check: func(s *Spec) []string {
+			var out []string
+			for _, m := range s.Mounts {
+				if m.Type == "bind" && !m.ReadOnly {
+					out = append(out, "mounts "+m.Source+" writable at "+m.Target)
+				}
+			}
+			return out
+		}},
+	{ID: "devices", Title: "Host device passed in", CIS: "5.17", Severity: High,
+		Rationale: "A host device gives direct access to hardware and, for many devices, to the host.",
+		Fix:       "remove the device",
+		check: func(s *Spec) []string {
+			var out []string
+			for _, d := range s.Devices {
+				out = append(out, "has host device "+d)
+			}
+			return out
+		}},
+	{ID: "seccomp-unconfined", Title: "Seccomp disabled", CIS: "5.21", Severity: High,
+		Rationale: "Without seccomp every system call reaches the host's kernel.",
+		Fix:       "remove security_opt: seccomp=unconfined",
+		check:     func(s *Spec) []string { return when(s.Seccomp == "unconfined", "runs without seccomp") }},
+	{ID: "apparmor-unconfined", Title: "AppArmor disabled", CIS: "5.1", Severity: High,
+		Rationale: "Without an AppArmor profile the container loses a layer of confinement.",
+		Fix:       "remove security_opt: apparmor=unconfined",
+		check:     func(s *Spec) []string { return when(s.AppArmor == "unconfined", "runs without AppArmor") }},
+	{ID: "no-new-privileges", Title: "Privilege escalation allowed", CIS: "5.25", Severity: Medium,
+		Rationale: "Without no-new-privileges a setuid binary in the image can raise a process's privileges.",
+		Fix:       "add security_opt: [no-new-privileges:true]",
+		check:     func(s *Spec) []string { return when(!s.NoNewPrivileges, "may gain privileges (no no-new-privileges)") }},
+	{ID: "root-user", Title: "Runs as root", CIS: "4.1", Severity: Medium,
+		Rationale: "Root in a container is one kernel bug away from root on the host.",
+		Fix:       "set user: to a non-root UID (e.g. \"10001\")",
+		check: func(s *Spec) []string {
+			u, _, _ := strings.Cut(s.User, ":")
+			return when(u == "" || u == "0" || u == "root", "runs as root (set user:)")
+		}},
+	{ID: "writable-rootfs", Title: "Writable root filesystem", CIS: "5.12", Severity: Low,
+		Rationale: "A read-only root filesystem stops an intruder from changing the app's own files.",
+		Fix:       "set read_only: true and mount a tmpfs where the app writes",
+		check:     func(s *Spec) []string { return when(!s.ReadOnlyRootfs, "has a writable root filesystem") }},
+	{ID: "no-memory-limit", Title: "No memory limit", CIS: "5.10", Severity: Medium,
+		Rationale: "A container without a memory limit can take the host's memory and get others killed.",
+		Fix:       "set deploy.resources.limits.memory (or mem_limit)",
+		check:     func(s *Spec) []string { return when(s.Memory <= 0, "has no memory limit") }},
+	{ID: "no-cpu-limit", Title: "No CPU limit", CIS: "5.11", Severity: Low,
+		Rationale: "A busy container without a CPU limit starves its neighbours.",
+		Fix:       "set deploy.resources.limits.cpus (or cpus)",
+		check:     func(s *Spec) []string { return when(s.NanoCPUs <= 0, "has no CPU limit") }},
+	{ID: "no-pids-limit", Title: "No process limit", CIS: "5.28", Severity: Low,
+		Rationale: "A fork bomb in a container without a pids limit takes the host down.",
+		Fix:       "set deploy.resources.limits.pids (or pids_limit)",
+		check:     func(s *Spec) []string { return when(s.PidsLimit <= 0, "has no pids limit") }},
+	{ID: "restart-unbounded", Title: "Restart without a retry limit", CIS: "5.14", Severity: Low,
+		Rationale: "A crash-looping container restarted forever hides the failure and burns the host.",
+		Fix:       "use restart: on-failure:5, or watch it with a health check and alerts",
+		check: func(s *Spec) []string {
+			return when(s.RestartPolicy == "on-failure" && s.RestartMaxRetry == 0, "restarts on failure without a retry limit")
+		}},
+	{ID: "no-healthcheck", Title: "No health check", CIS: "4.6", Severity: Low,
+		Rationale: "Without a health check a hung process looks alive.",
+		Fix:       "add a healthcheck: (or a route with health: for web services)",
+		check:     func(s *Spec) []string { return when(!s.Healthcheck, "has no HEALTHCHECK") }},
+	{ID: "no-log-rotation", Title: "Logs not rotated", CIS: "", Severity: Low,
+		Rationale: "An unrotated json-file log grows until the disk is full.",
+		Fix:       "set logging.options.max-size (berth sets 10m by default)",
+		check: func(s *Spec) []string {
+			return when((s.LogDriver == "" || s.LogDriver == "json-file") && s.LogOpts["max-size"] == "", "logs to json-file without max-size")
+		}},
+	{ID: "mutable-image-tag", Title: "Image by a mutable tag", CIS: "4.x", Severity: Medium,
+		Rationale: "latest, or no tag at all, means a redeploy can run different code than was tested.",
+		Fix:       "pin the image by digest (@sha256:...) or an immutable version tag",
+		check: func(s *Spec) []string {
+			if strings.Contains(s.Image, "@sha256:") {
+				return nil
+			}
+			name := s.Image[strings.LastIndex(s.Image, "/")+1:]
+			_, tag, ok := strings.Cut(name, ":")
+			return when(!ok || tag == "latest", "runs image "+s.Image+" by a mutable tag")
+		}},
+	{ID: "port-all-interfaces", Title: "Port published on all interfaces", CIS: "5.13", Severity: Low,
+		Rationale: "A port published on 0.0.0.0 is reachable from every network the host is on.",
+		Fix:       "publish it on a specific address (127.0.0.1:8080:8080), or route it through berth-proxy",
+		check: func(s *Spec) []string {
+			var out []string
+			for _, p := range s.Ports {
+				if p.HostIP == "" || p.HostIP == "0.0.0.0" || p.HostIP == "::" {
+					out = append(out, fmt.Sprintf("publishes port %d on all interfaces", p.HostPort))
+				}
+			}
+			return out
+		}},
+	{ID: "privileged-port", Title: "Privileged host port", CIS: "5.7", Severity: Low,
+		Rationale: "Ports below 1024 are the host's services; a container should not take one by accident.",
+		Fix:       "publish a port of 1024 or above",
+		check: func(s *Spec) []string {
+			var out []string
+			for _, p := range s.Ports {
+				if p.HostPort > 0 && p.HostPort < 1024 {
+					out = append(out, fmt.Sprintf("publishes privileged host port %d", p.HostPort))
+				}
+			}
+			return out
+		}},
+	{ID: "sysctls", Title: "Kernel parameters set", CIS: "5.x", Severity: Medium,
+		Rationale: "Namespaced sysctls change kernel behaviour for the container; some weaken isolation.",
+		Fix:       "remove sysctls: unless the app needs them, then waive with the reason",
+		check: func(s *Spec) []string {
+			var out []string
+			for k := range s.Sysctls {
+				out = append(out, "sets sysctl "+k)
+			}
+			slices.Sort(out)
+			return out
+		}},
+	{ID: "secret-in-env", Title: "Secret in an environment variable", CIS: "4.10", Severity: High,
+		Rationale: "Environment variables show in docker inspect, in crash reports and in child processes.",
+		Fix:       "move the value to a secrets: file (mounted read-only under /run/secrets)",
+		check: func(s *Spec) []string {
+			var out []string
+			for _, e := range s.Env {
+				if looksSecret(e) {
+					out = append(out, "environment variable "+e.Name+" holds a secret") // the name, never the value
+				}
+			}
+			return out
+		}},
+}
+
+func when(cond bool, msg string) []string {
+	if cond {
+		return []string{msg}
+	}
+	return nil
+}
+
+var secretNames = []string{"PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "ACCESS_KEY", "CREDENTIAL"}
+
+// looksSecret flags a variable by its name (PASSWORD, TOKEN, ...) or by a
+// value that looks like a key: long and random.
+func looksSecret(e EnvVar) bool {
+	if e.Value == "" {
+		return false
+	}
+	up := strings.ToUpper(e.Name)
+	for _, n := range secretNames {
+		if strings.Contains(up, n) && !strings.HasSuffix(up, "_FILE") {
+			return true
+		}
+	}
+	return len(e.Value) >= 24 && !strings.ContainsAny(e.Value, " /:") && entropy(e.Value) > 4.0
+}
+
+// entropy is Shannon entropy in bits per character.
+func entropy(s string) float64 {
+	counts := map[rune]int{}
+	for _, r := range s {
+		counts[r]++
+	}
+	var h float64
+	n := float64(len([]rune(s)))
+	for _, c := range counts {
+		p := float64(c) / n
+		h -= p * math.Log2(p)
+	}
+	return h
+}
