@@ -71,7 +71,11 @@ func runPolicyCheck(ctx context.Context, g *Globals, failOn string) error {
 	if err != nil {
 		return err
 	}
-	results, err := deploy.CheckPolicy(cfg, policy.Default(), cfg.Services, nil)
+	pol, err := deploy.PolicyFromConfig(cfg)
+	if err != nil {
+		return err
+	}
+	results, err := deploy.CheckPolicy(cfg, pol, cfg.Services, nil)
 	if err != nil {
 		return err
 	}

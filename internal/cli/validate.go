@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berthhq/berth/internal/config"
+	"github.com/berthhq/berth/internal/deploy"
 )
 
 // InvalidError is `berth validate`'s verdict on a bad configuration: exit 1,
@@ -38,6 +39,12 @@ func runValidate(ctx context.Context, g *Globals) error {
 			return &InvalidError{Err: err}
 		}
 		return err
+	}
+	if _, err := deploy.PolicyFromConfig(cfg); err != nil {
+		if g.json() {
+			_ = printJSON(g.Stdout, map[string]any{"valid": false, "error": err.Error()})
+		}
+		return &InvalidError{Err: err}
 	}
 	if g.json() {
 		type svc struct {

@@ -19,6 +19,7 @@ type berthFile struct {
 	hosts []hostSpec // in file order; empty when none are named
 
 	proxy    Proxy
+	policy   Policy
 	services []*serviceSpec
 }
 
@@ -31,7 +32,7 @@ var appName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 const maxAppName = 40 // leaves room in container names for service and release
 
 func (r *reader) berthFile(root *yaml.Node, baseDir string, env envFunc) *berthFile {
-	bf := &berthFile{proxy: defaultProxy()}
+	bf := &berthFile{proxy: defaultProxy(), policy: defaultPolicy()}
 	for _, f := range r.fields(root, "", topLevelKeys) {
 		switch f.key.Value {
 		case "app":
@@ -54,7 +55,9 @@ func (r *reader) berthFile(root *yaml.Node, baseDir string, env envFunc) *berthF
 			bf.proxy = r.proxy(f)
 		case "services":
 			bf.services = r.serviceSpecs(f)
-		case "policy", "alerts":
+		case "policy":
+			bf.policy = r.policy(f)
+		case "alerts":
 			// Accepted now so files written for later releases load;
 			// their contents are validated once they mean something.
 			r.fields(f.val, f.path, nil)

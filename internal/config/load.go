@@ -50,7 +50,7 @@ func Load(ctx context.Context, path string, opts LoadOptions) (*Config, error) {
 	}
 
 	bf := r.berthFile(root, filepath.Dir(abs), env)
-	cfg := &Config{File: abs, App: bf.app, Proxy: bf.proxy}
+	cfg := &Config{File: abs, App: bf.app, Proxy: bf.proxy, Policy: bf.policy}
 	cfg.Hosts = resolveHosts(bf.hosts, env, e)
 	hostNames := make([]string, len(cfg.Hosts))
 	for i, h := range cfg.Hosts {

@@ -22,6 +22,8 @@ type Config struct {
 	// DOCKER_HOST (or the local socket).
 	Hosts []Host
 	Proxy Proxy
+	// Policy configures the least-privilege rules.
+	Policy Policy
 	// Services are the compose services berth deploys, in dependency order
 	// (a service comes after everything it depends_on).
 	Services []*Service

@@ -30,6 +30,40 @@ func (e *PolicyError) Error() string {
 	return b.String()
 }
 
+// PolicyFromConfig builds the policy berth.yaml asks for. An unknown rule ID
+// is a configuration error at its position, so a typo never silently turns
+// nothing off.
+func PolicyFromConfig(cfg *config.Config) (policy.Policy, error) {
+	p := policy.Default()
+	c := cfg.Policy
+	if c.Mode != "" {
+		p.Mode = policy.Mode(c.Mode)
+	}
+	if c.Threshold != "" {
+		sev, err := policy.ParseSeverity(c.Threshold)
+		if err != nil {
+			return p, err
+		}
+		p.Threshold = sev
+	}
+	var errs config.ErrorList
+	for _, r := range c.Rules {
+		if _, ok := policy.RuleByID(r.ID); !ok {
+			errs = append(errs, &config.Error{File: r.File, Line: r.Line, Column: r.Column, Path: "policy.rules." + r.ID,
+				Msg: "unknown rule " + r.ID, Fix: "see `berth policy list` for the rule IDs"})
+			continue
+		}
+		if p.Rules == nil {
+			p.Rules = map[string]policy.Mode{}
+		}
+		p.Rules[r.ID] = policy.Mode(r.Mode)
+	}
+	if len(errs) > 0 {
+		return p, errs
+	}
+	return p, nil
+}
+
 // CheckPolicy judges the containers the config would create, without an
 // engine: the planned spec of every service, with the compose image.
 func CheckPolicy(cfg *config.Config, p policy.Policy, services []*config.Service, images map[string]string) ([]ServiceFindings, error) {
@@ -57,7 +91,10 @@ func CheckPolicy(cfg *config.Config, p policy.Policy, services []*config.Service
 // anything happens on any host: enforced violations refuse the deploy,
 // the others are shown, briefly, so the user knows what to tighten.
 func (d *Deployer) admit(svcs []*config.Service, images map[string]string) error {
-	p := policy.Default()
+	p, err := PolicyFromConfig(d.Cfg)
+	if err != nil {
+		return err
+	}
 	if d.Policy != nil {
 		p = *d.Policy
 	}

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,5 +131,31 @@ func TestVersionOf(t *testing.T) {
 		if got := versionOf(c.image, c.id); got != c.want {
 			t.Errorf("versionOf(%q) = %q, want %q", c.image, got, c.want)
 		}
+	}
+}
+
+func TestPolicyFromConfigAndAdmission(t *testing.T) {
+	compose := `services:
+  web:
+    image: shop:v1
+    privileged: true
+`
+	cfg := loadTestConfig(t, "app: shop\nservices:\n  web:\n    route: { host: shop.test, port: 8080 }\n", compose, map[string]string{})
+	d := &Deployer{Cfg: cfg}
+	err := d.admit(cfg.Services, nil)
+	var pe *PolicyError
+	if !errors.As(err, &pe) || len(pe.Blocking) != 1 || pe.Blocking[0].Rule != "privileged" {
+		t.Fatalf("default policy on a privileged service: %v", err)
+	}
+
+	cfg = loadTestConfig(t, "app: shop\npolicy:\n  rules: { privileged: warn }\nservices:\n  web:\n    route: { host: shop.test, port: 8080 }\n", compose, map[string]string{})
+	if err := (&Deployer{Cfg: cfg}).admit(cfg.Services, nil); err != nil {
+		t.Errorf("privileged: warn still refuses: %v", err)
+	}
+
+	cfg = loadTestConfig(t, "app: shop\npolicy:\n  mode: enforce\n  threshold: medium\n  rules: { privileged: off, no-such-rule: off }\nservices:\n  web:\n    route: { host: shop.test, port: 8080 }\n", compose, map[string]string{})
+	_, err = PolicyFromConfig(cfg)
+	if !config.IsConfigError(err) || !strings.Contains(err.Error(), "berth.yaml:5:") || !strings.Contains(err.Error(), "no-such-rule") {
+		t.Errorf("unknown rule ID: %v, want a config error at berth.yaml:5", err)
 	}
 }
