@@ -59,13 +59,9 @@ func runPolicyList(g *Globals) error {
 }
 
 func runPolicyCheck(ctx context.Context, g *Globals, failOn string) error {
-	var threshold policy.Severity
-	if failOn != "" {
-		sev, err := policy.ParseSeverity(failOn)
-		if err != nil {
-			return &UsageError{Msg: "--fail-on: " + err.Error()}
-		}
-		threshold = sev
+	threshold, err := parseFailOn(failOn)
+	if err != nil {
+		return err
 	}
 	cfg, err := loadConfig(ctx, g)
 	if err != nil {
@@ -81,11 +77,7 @@ func runPolicyCheck(ctx context.Context, g *Globals, failOn string) error {
 	}
 	failing := 0
 	for _, r := range results {
-		for _, f := range r.Findings {
-			if threshold > 0 && f.Severity >= threshold || threshold == 0 && f.Enforced {
-				failing++
-			}
-		}
+		failing += countFailing(r.Findings, threshold)
 	}
 	if g.json() {
 		if err := printJSON(g.Stdout, map[string]any{"services": results, "failing": failing}); err != nil {
@@ -107,12 +99,5 @@ func runPolicyCheck(ctx context.Context, g *Globals, failOn string) error {
 			return err
 		}
 	}
-	if failing > 0 {
-		sev := threshold
-		if sev == 0 {
-			sev = policy.High
-		}
-		return &ViolationsError{Count: failing, Severity: sev}
-	}
-	return nil
+	return failingError(failing, threshold)
 }

@@ -61,6 +61,7 @@ func NewRootCommand() *cobra.Command {
 		newRemoveCommand(g),
 		newProxyCommand(g),
 		newPolicyCommand(g),
+		newAuditCommand(g),
 	)
 	return root
 }

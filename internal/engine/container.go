@@ -350,3 +350,19 @@ func short(id string) string {
 	}
 	return id
 }
+
+// InspectContainerJSON returns a container's inspect document as the engine
+// sent it: its Config and HostConfig have the shape of a create request, so
+// one parser judges both (internal/policy).
+func (c *Client) InspectContainerJSON(ctx context.Context, idOrName string) ([]byte, error) {
+	res, err := c.api.ContainerInspect(ctx, idOrName, client.ContainerInspectOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("host %s: inspecting container %s: %w", c.Host(), idOrName, err)
+	}
+	return res.Raw, nil
+}
+
+// ListAllContainers lists every container on the host, berth's or not.
+func (c *Client) ListAllContainers(ctx context.Context) ([]ContainerSummary, error) {
+	return c.ListContainers(ctx, nil)
+}
