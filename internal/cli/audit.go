@@ -74,10 +74,10 @@ func runAuditContainers(ctx context.Context, g *Globals, failOn string) error {
 		}
 	} else {
 		tw := tabwriter.NewWriter(g.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "HOST\tCONTAINER\tRULE\tSEVERITY\tFINDING\tFIX")
+		fmt.Fprintln(tw, "HOST\tCONTAINER\tRULE\tSEVERITY\tVERDICT\tFINDING\tFIX")
 		for _, r := range reports {
 			for _, f := range r.Findings {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Host, r.Container, f.Rule, f.Severity, f.Message, f.Fix)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Host, r.Container, f.Rule, f.Severity, verdictOf(f), f.Message, f.Fix)
 			}
 		}
 		if err := tw.Flush(); err != nil {
@@ -102,6 +102,9 @@ func parseFailOn(s string) (policy.Severity, error) {
 func countFailing(fs []policy.Finding, threshold policy.Severity) int {
 	n := 0
 	for _, f := range fs {
+		if f.Waived {
+			continue
+		}
 		if threshold > 0 && f.Severity >= threshold || threshold == 0 && f.Enforced {
 			n++
 		}

@@ -88,10 +88,7 @@ func runPolicyCheck(ctx context.Context, g *Globals, failOn string) error {
 		fmt.Fprintln(tw, "SERVICE\tRULE\tSEVERITY\tVERDICT\tFINDING\tFIX")
 		for _, r := range results {
 			for _, f := range r.Findings {
-				verdict := "warn"
-				if f.Enforced {
-					verdict = "BLOCK"
-				}
+				verdict := verdictOf(f)
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Service, f.Rule, f.Severity, verdict, f.Message, f.Fix)
 			}
 		}
@@ -100,4 +97,20 @@ func runPolicyCheck(ctx context.Context, g *Globals, failOn string) error {
 		}
 	}
 	return failingError(failing, threshold)
+}
+
+// verdictOf says what a finding does, waivers included: they are shown,
+// never hidden.
+func verdictOf(f policy.Finding) string {
+	switch {
+	case f.Waived:
+		return "waived: " + f.Waiver
+	case f.Enforced && f.WaiverExpired != "":
+		return "BLOCK (" + f.WaiverExpired + ")"
+	case f.Enforced:
+		return "BLOCK"
+	case f.WaiverExpired != "":
+		return "warn (" + f.WaiverExpired + ")"
+	}
+	return "warn"
 }

@@ -58,6 +58,14 @@ func PolicyFromConfig(cfg *config.Config) (policy.Policy, error) {
 		}
 		p.Rules[r.ID] = policy.Mode(r.Mode)
 	}
+	for _, w := range c.Waivers {
+		if _, ok := policy.RuleByID(w.Rule); !ok {
+			errs = append(errs, &config.Error{File: w.File, Line: w.Line, Column: w.Column, Path: "policy.waivers",
+				Msg: "waiver for unknown rule " + w.Rule, Fix: "see `berth policy list` for the rule IDs"})
+			continue
+		}
+		p.Waivers = append(p.Waivers, policy.Waiver{Rule: w.Rule, Service: w.Service, Container: w.Container, Label: w.Label, Reason: w.Reason, Expires: w.Expires})
+	}
 	if len(errs) > 0 {
 		return p, errs
 	}
@@ -105,9 +113,12 @@ func (d *Deployer) admit(svcs []*config.Service, images map[string]string) error
 	var blocking []policy.Finding
 	for _, r := range results {
 		blocking = append(blocking, policy.Blocking(r.Findings)...)
-		var warned []string
+		var warned, waived []string
 		for _, f := range r.Findings {
-			if !f.Enforced && !contains(warned, f.Rule) {
+			switch {
+			case f.Waived:
+				waived = append(waived, f.Rule+" ("+f.Waiver+")")
+			case !f.Enforced && !contains(warned, f.Rule):
 				warned = append(warned, f.Rule)
 			}
 		}
@@ -115,6 +126,9 @@ func (d *Deployer) admit(svcs []*config.Service, images map[string]string) error
 			sort.Strings(warned)
 			d.progress().Step(Event{Host: "-", Service: r.Service, Step: "policy",
 				Detail: fmt.Sprintf("%d warnings (%s); `berth policy check` shows the fixes", len(warned), strings.Join(warned, ", "))})
+		}
+		if len(waived) > 0 {
+			d.progress().Step(Event{Host: "-", Service: r.Service, Step: "policy", Detail: "waived: " + strings.Join(waived, "; ")})
 		}
 	}
 	if len(blocking) > 0 {

@@ -159,3 +159,42 @@ func TestPolicyFromConfigAndAdmission(t *testing.T) {
 		t.Errorf("unknown rule ID: %v, want a config error at berth.yaml:5", err)
 	}
 }
+
+func TestWaivers(t *testing.T) {
+	compose := `services:
+  web:
+    image: shop:v1
+    privileged: true
+  worker:
+    image: shop:v1
+    privileged: true
+`
+	berth := "app: shop\npolicy:\n  waivers:\n    - { rule: privileged, service: web, reason: \"needs /dev/kvm for the emulator\" }\n    - { rule: privileged, service: worker, reason: \"old\", expires: 2020-01-31 }\nservices:\n  web:\n    route: { host: shop.test, port: 8080 }\n"
+	cfg := loadTestConfig(t, berth, compose, map[string]string{})
+	err := (&Deployer{Cfg: cfg}).admit(cfg.Services, nil)
+	var pe *PolicyError
+	if !errors.As(err, &pe) || len(pe.Blocking) != 1 || pe.Blocking[0].Container != "worker" || !strings.Contains(pe.Blocking[0].WaiverExpired, "expired on 2020-01-31") {
+		t.Fatalf("web waived, worker's waiver expired: %v", err)
+	}
+	p, _ := PolicyFromConfig(cfg)
+	res, _ := CheckPolicy(cfg, p, cfg.Services, nil)
+	for _, r := range res {
+		for _, f := range r.Findings {
+			if f.Rule == "privileged" && r.Service == "web" && (!f.Waived || f.Waiver != "needs /dev/kvm for the emulator") {
+				t.Errorf("web's privileged finding is not shown as waived: %+v", f)
+			}
+		}
+	}
+	for name, bad := range map[string]string{
+		"no reason":     "    - { rule: privileged, service: web }\n",
+		"two selectors": "    - { rule: privileged, service: web, container: x, reason: r }\n",
+		"bad date":      "    - { rule: privileged, service: web, reason: r, expires: tomorrow }\n",
+	} {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(compose), 0o600)
+		os.WriteFile(filepath.Join(dir, "berth.yaml"), []byte("app: shop\npolicy:\n  waivers:\n"+bad), 0o600)
+		if _, err := config.Load(context.Background(), filepath.Join(dir, "berth.yaml"), config.LoadOptions{Env: map[string]string{}}); !config.IsConfigError(err) || !strings.Contains(err.Error(), "berth.yaml:4:") {
+			t.Errorf("%s: %v, want a config error at berth.yaml:4", name, err)
+		}
+	}
+}

@@ -1,5 +1,11 @@
 package policy
 
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
 // Finding is one violation of a rule by one container.
 type Finding struct {
 	Rule      string   `json:"rule"`
@@ -11,6 +17,37 @@ type Finding struct {
 	// Enforced is true when the finding blocks (mode enforce and severity
 	// at or above the threshold).
 	Enforced bool `json:"enforced"`
+	// Waiver is the reason of the waiver that covers the finding; waived
+	// findings are shown, never hidden, and do not block. An expired waiver
+	// no longer covers: WaiverExpired says so and the finding counts again.
+	Waived        bool   `json:"waived,omitempty"`
+	Waiver        string `json:"waiver,omitempty"`
+	WaiverExpired string `json:"waiver_expired,omitempty"`
+}
+
+// Waiver excuses a rule for the containers it selects, for a stated reason,
+// until an optional expiry.
+type Waiver struct {
+	Rule      string
+	Service   string // compose service; or
+	Container string // container name; or
+	Label     string // key=value
+	Reason    string
+	Expires   time.Time // zero: no expiry
+}
+
+func (w Waiver) selects(s *Spec) bool {
+	switch {
+	case w.Service != "":
+		return w.Service == s.Service || w.Service == s.Name && s.Service == ""
+	case w.Container != "":
+		return w.Container == s.Name
+	case w.Label != "":
+		k, v, _ := strings.Cut(w.Label, "=")
+		got, ok := s.Labels[k]
+		return ok && got == v
+	}
+	return false
 }
 
 // Mode says what a violation does.
@@ -30,6 +67,9 @@ type Policy struct {
 	Mode      Mode
 	Threshold Severity
 	Rules     map[string]Mode
+	Waivers   []Waiver
+	// Now is the time waivers expire against; zero: the current time.
+	Now time.Time
 }
 
 // Default blocks what hands a container the host (critical and high) and
@@ -51,10 +91,12 @@ func (p Policy) Evaluate(s *Spec) []Finding {
 			continue
 		}
 		for _, msg := range r.check(s) {
-			out = append(out, Finding{
+			f := Finding{
 				Rule: r.ID, Severity: r.Severity, Container: s.Name, Message: msg, Fix: r.Fix, CIS: r.CIS,
 				Enforced: mode == Enforce && r.Severity >= p.Threshold,
-			})
+			}
+			p.waive(&f, s)
+			out = append(out, f)
 		}
 	}
 	return out
@@ -69,4 +111,23 @@ func Blocking(fs []Finding) []Finding {
 		}
 	}
 	return out
+}
+
+// waive applies the first waiver that selects the finding.
+func (p Policy) waive(f *Finding, s *Spec) {
+	now := p.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	for _, w := range p.Waivers {
+		if w.Rule != f.Rule || !w.selects(s) {
+			continue
+		}
+		if !w.Expires.IsZero() && now.After(w.Expires) {
+			f.WaiverExpired = fmt.Sprintf("a waiver (%s) expired on %s", w.Reason, w.Expires.Format(time.DateOnly))
+			continue
+		}
+		f.Waived, f.Waiver, f.Enforced = true, w.Reason, false
+		return
+	}
 }

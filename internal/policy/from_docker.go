@@ -15,6 +15,7 @@ type dockerDoc struct {
 	Image       string
 	User        string
 	Env         []string
+	Labels      map[string]string
 	Healthcheck *struct{ Test []string }
 	Config      *dockerDoc // inspect: the config lives here
 	HostConfig  *struct {
@@ -70,7 +71,8 @@ func FromDockerJSON(body []byte, name string) (Spec, error) {
 	if d.Config != nil {
 		cfg = d.Config
 	}
-	s := Spec{Name: strings.TrimPrefix(d.Name, "/"), Image: cfg.Image, User: cfg.User}
+	s := Spec{Name: strings.TrimPrefix(d.Name, "/"), Image: cfg.Image, User: cfg.User, Labels: cfg.Labels}
+	s.Service = s.Labels["berth.service"]
 	if s.Name == "" {
 		s.Name = name
 	}

@@ -15,7 +15,7 @@ func FromEngine(spec engine.ContainerSpec, service string) Spec {
 		UsernsMode: spec.UsernsMode, CgroupnsMode: spec.CgroupnsMode,
 		CapAdd: normCaps(spec.CapAdd), CapDrop: normCaps(spec.CapDrop),
 		ReadOnlyRootfs: spec.ReadOnly, Memory: spec.Memory, NanoCPUs: spec.NanoCPUs, PidsLimit: spec.PidsLimit,
-		LogDriver: spec.LogDriver, LogOpts: spec.LogOpts, Sysctls: spec.Sysctls,
+		LogDriver: spec.LogDriver, LogOpts: spec.LogOpts, Sysctls: spec.Sysctls, Labels: spec.Labels,
 		Healthcheck: spec.Healthcheck != nil && !(len(spec.Healthcheck.Test) > 0 && spec.Healthcheck.Test[0] == "NONE"),
 	}
 	if len(spec.NetworkOrder) == 0 {

@@ -40,6 +40,7 @@ type Spec struct {
 	Ports   []Port
 	Env     []EnvVar
 	Sysctls map[string]string
+	Labels  map[string]string // for waivers that select by label
 }
 
 // Mount is a bind, volume or tmpfs mount.
