@@ -11,6 +11,7 @@ import (
 	"github.com/berthhq/berth/internal/audit"
 	"github.com/berthhq/berth/internal/deploy"
 	"github.com/berthhq/berth/internal/policy"
+	"github.com/berthhq/berth/internal/version"
 )
 
 func newAuditCommand(g *Globals) *cobra.Command {
@@ -68,7 +69,19 @@ func runAuditContainers(ctx context.Context, g *Globals, failOn string) error {
 	for _, r := range reports {
 		failing += countFailing(r.Findings, threshold)
 	}
-	if g.json() {
+	if g.Format == "sarif" {
+		var rs []policy.SARIFResult
+		for _, r := range reports {
+			for _, f := range r.Findings {
+				rs = append(rs, policy.SARIFResult{Finding: f, Logical: r.Host + "/" + r.Container})
+			}
+		}
+		b, err := policy.SARIF(rs, version.Version)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(g.Stdout, string(b))
+	} else if g.json() {
 		if err := printJSON(g.Stdout, map[string]any{"containers": reports, "failing": failing}); err != nil {
 			return err
 		}

@@ -3,12 +3,16 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/berthhq/berth/internal/deploy"
 	"github.com/berthhq/berth/internal/policy"
+	"github.com/berthhq/berth/internal/version"
 )
 
 // ViolationsError is `policy check --fail-on`'s verdict.
@@ -79,7 +83,20 @@ func runPolicyCheck(ctx context.Context, g *Globals, failOn string) error {
 	for _, r := range results {
 		failing += countFailing(r.Findings, threshold)
 	}
-	if g.json() {
+	if g.Format == "sarif" {
+		var rs []policy.SARIFResult
+		rel := relPath(cfg.ComposeFile)
+		for _, r := range results {
+			for _, f := range r.Findings {
+				rs = append(rs, policy.SARIFResult{Finding: f, File: rel, Logical: "service/" + r.Service})
+			}
+		}
+		b, err := policy.SARIF(rs, version.Version)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(g.Stdout, string(b))
+	} else if g.json() {
 		if err := printJSON(g.Stdout, map[string]any{"services": results, "failing": failing}); err != nil {
 			return err
 		}
@@ -113,4 +130,15 @@ func verdictOf(f policy.Finding) string {
 		return "warn (" + f.WaiverExpired + ")"
 	}
 	return "warn"
+}
+
+// relPath shows a file relative to the working directory when it is below
+// it, as code scanning wants repository-relative paths.
+func relPath(p string) string {
+	if wd, err := os.Getwd(); err == nil {
+		if r, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(r, "..") {
+			return filepath.ToSlash(r)
+		}
+	}
+	return filepath.ToSlash(p)
 }

@@ -27,10 +27,22 @@ type Globals struct {
 func (g *Globals) json() bool { return g.Format == "json" }
 
 func (g *Globals) check() error {
-	if g.Format != "text" && g.Format != "json" {
-		return &UsageError{Msg: fmt.Sprintf("--format %q is not supported (fix: use text or json)", g.Format)}
+	if g.Format != "text" && g.Format != "json" && g.Format != "sarif" {
+		return &UsageError{Msg: fmt.Sprintf("--format %q is not supported (fix: use text or json; sarif for policy check and audit)", g.Format)}
 	}
 	return nil
+}
+
+// sarif reports whether SARIF output was asked for; commands that do not
+// speak it refuse it.
+func (g *Globals) sarif(cmd string, supported bool) (bool, error) {
+	if g.Format != "sarif" {
+		return false, nil
+	}
+	if !supported {
+		return false, &UsageError{Msg: fmt.Sprintf("%s does not write SARIF (fix: use --format text or json; sarif is for policy check and audit)", cmd)}
+	}
+	return true, nil
 }
 
 // NewRootCommand builds the berth command tree.
@@ -43,7 +55,11 @@ func NewRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			return g.check()
+			if err := g.check(); err != nil {
+				return err
+			}
+			_, err := g.sarif(cmd.CommandPath(), cmd.Name() == "check" || cmd.Name() == "containers")
+			return err
 		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Msg: err.Error()} })
