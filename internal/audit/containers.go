@@ -48,7 +48,7 @@ func Containers(ctx context.Context, hosts []Engine, p policy.Policy) ([]Contain
 				return nil, err
 			}
 			out = append(out, ContainerReport{Host: eng.Host(), Container: c.Name, Image: c.Image, State: c.State,
-				App: c.Labels["berth.app"], Findings: p.Evaluate(&spec)})
+				App: spec.Labels["berth.app"], Findings: p.Evaluate(&spec)})
 		}
 	}
 	return out, nil
