@@ -45,8 +45,36 @@ func newPolicyCommand(g *Globals) *cobra.Command {
 			return runPolicyList(g)
 		},
 	}
-	cmd.AddCommand(check, list)
+	explain := &cobra.Command{
+		Use:   "explain RULE",
+		Short: "What a rule checks, why, and how to fix it",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runPolicyExplain(g, args[0])
+		},
+	}
+	cmd.AddCommand(check, list, explain)
 	return cmd
+}
+
+func runPolicyExplain(g *Globals, id string) error {
+	r, ok := policy.RuleByID(id)
+	if !ok {
+		var ids []string
+		for _, r := range policy.Rules() {
+			ids = append(ids, r.ID)
+		}
+		return &UsageError{Msg: fmt.Sprintf("no rule %q (fix: one of %s)", id, strings.Join(ids, ", "))}
+	}
+	if g.json() {
+		return printJSON(g.Stdout, r)
+	}
+	fmt.Fprintf(g.Stdout, "%s: %s\nseverity: %s", r.ID, r.Title, r.Severity)
+	if r.CIS != "" {
+		fmt.Fprintf(g.Stdout, "   CIS Docker Benchmark: %s", r.CIS)
+	}
+	fmt.Fprintf(g.Stdout, "\nwhy: %s\nfix: %s\n", r.Rationale, r.Fix)
+	return nil
 }
 
 func runPolicyList(g *Globals) error {
