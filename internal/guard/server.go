@@ -1,0 +1,53 @@
+package guard
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+)
+
+// maxRequest bounds what the plugin reads of one engine request: the
+// forwarded body (1 MiB) in base64 plus headers.
+const maxRequest = 4 << 20
+
+// Handler serves Docker's authorization plugin protocol with judge. Every
+// decision is one JSON log line (who, what, verdict, rules). A panic while
+// judging denies that request and leaves the plugin running.
+func Handler(judge func() Judge, log *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /Plugin.Activate", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string][]string{"Implements": {"authz"}})
+	})
+	mux.HandleFunc("POST /AuthZPlugin.AuthZReq", func(w http.ResponseWriter, r *http.Request) {
+		var req Request
+		if err := json.NewDecoder(io.LimitReader(r.Body, maxRequest)).Decode(&req); err != nil {
+			writeJSON(w, Response{Allow: false, Msg: "berth guard: the authorization request cannot be read, so it is denied"})
+			return
+		}
+		d := decide(judge(), req)
+		log.Info("authz", "user", req.User, "method", req.RequestMethod, "uri", req.RequestURI,
+			"action", d.Action, "allow", d.Allow, "rules", d.Rules)
+		writeJSON(w, d.Response)
+	})
+	mux.HandleFunc("POST /AuthZPlugin.AuthZRes", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, Response{Allow: true}) // requests were judged on the way in
+	})
+	return mux
+}
+
+// decide runs the judge and turns a panic into a denial.
+func decide(j Judge, req Request) (d Decision) {
+	defer func() {
+		if p := recover(); p != nil {
+			d = Decision{Response: Response{Allow: false, Msg: "berth guard: internal error, request denied", Err: fmt.Sprint(p)}}
+		}
+	}()
+	return j.Decide(req)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/vnd.docker.plugins.v1+json")
+	_ = json.NewEncoder(w).Encode(v)
+}
