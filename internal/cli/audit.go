@@ -11,7 +11,6 @@ import (
 	"github.com/berthhq/berth/internal/audit"
 	"github.com/berthhq/berth/internal/deploy"
 	"github.com/berthhq/berth/internal/policy"
-	"github.com/berthhq/berth/internal/version"
 )
 
 func newAuditCommand(g *Globals) *cobra.Command {
@@ -76,11 +75,9 @@ func runAuditContainers(ctx context.Context, g *Globals, failOn string) error {
 				rs = append(rs, policy.SARIFResult{Finding: f, Logical: r.Host + "/" + r.Container})
 			}
 		}
-		b, err := policy.SARIF(rs, version.Version)
-		if err != nil {
+		if err := printSARIF(g, rs); err != nil {
 			return err
 		}
-		fmt.Fprintln(g.Stdout, string(b))
 	} else if g.json() {
 		if err := printJSON(g.Stdout, map[string]any{"containers": reports, "failing": failing}); err != nil {
 			return err

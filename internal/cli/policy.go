@@ -119,11 +119,9 @@ func runPolicyCheck(ctx context.Context, g *Globals, failOn string) error {
 				rs = append(rs, policy.SARIFResult{Finding: f, File: rel, Logical: "service/" + r.Service})
 			}
 		}
-		b, err := policy.SARIF(rs, version.Version)
-		if err != nil {
+		if err := printSARIF(g, rs); err != nil {
 			return err
 		}
-		fmt.Fprintln(g.Stdout, string(b))
 	} else if g.json() {
 		if err := printJSON(g.Stdout, map[string]any{"services": results, "failing": failing}); err != nil {
 			return err
@@ -169,4 +167,13 @@ func relPath(p string) string {
 		}
 	}
 	return filepath.ToSlash(p)
+}
+
+func printSARIF(g *Globals, rs []policy.SARIFResult) error {
+	b, err := policy.SARIF(rs, version.Version)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(g.Stdout, string(b))
+	return err
 }
