@@ -207,10 +207,9 @@ func TestKilledDeployConverges(t *testing.T) {
 	kill(" drain ", "rollback", "web", "--to", "1")
 	a.waitServing("v1", 2*time.Second)
 	a.mustRun("lock", "release")
-	out := a.mustRun("deploy", "--image", "web=berth-testapp:v1")
+	a.mustRun("deploy", "--image", "web=berth-testapp:v1")
 	a.waitServing("v1", 2*time.Second)
 	assertServing(t, a, "web", 1)
-	_ = out
 }
 
 // assertServing checks that exactly n containers of service run.
@@ -235,8 +234,7 @@ func TestValidate(t *testing.T) {
 		t.Errorf("validate on a good config: %s", out)
 	}
 	write(t, filepath.Join(a.dir, "berth.yaml"), fmt.Sprintf("app: %s\nproxy: { http: 127.0.0.1:%d }\nservices:\n  web:\n    rout: { host: web.test, port: 8080 }\n", a.name, a.port))
-	errOut := a.expectFail(1, []string{"berth.yaml:5:5", "did you mean", "route"}, "validate")
-	_ = errOut
+	a.expectFail(1, []string{"berth.yaml:5:5", "did you mean", "route"}, "validate")
 	write(t, filepath.Join(a.dir, "compose.yaml"), "services:\n  web:\n    image: berth-testapp:v1\n    ports: [\"8080:8080\"]\n")
 	write(t, filepath.Join(a.dir, "berth.yaml"), fmt.Sprintf("app: %s\nproxy: { http: 127.0.0.1:%d }\nservices:\n  web:\n    route: { host: web.test, port: 8080 }\n", a.name, a.port))
 	a.expectFail(1, []string{"compose.yaml:4:5", "ports"}, "validate")

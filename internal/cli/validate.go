@@ -61,7 +61,7 @@ func runValidate(ctx context.Context, g *Globals) error {
 			Services []svc  `json:"services"`
 		}{Valid: true, App: cfg.App, Compose: cfg.ComposeFile}
 		for _, s := range cfg.Services {
-			v := svc{Name: s.Name, Kind: kind(s.Accessory, s.Route != nil), Image: s.Compose.Image, Hosts: s.Hosts}
+			v := svc{Name: s.Name, Kind: s.Kind(), Image: s.Compose.Image, Hosts: s.Hosts}
 			if s.Route != nil {
 				v.Route = s.Route.Host
 			}
@@ -71,14 +71,4 @@ func runValidate(ctx context.Context, g *Globals) error {
 	}
 	fmt.Fprintf(g.Stdout, "%s: valid (app %s, %d services, %d hosts)\n", g.File, cfg.App, len(cfg.Services), len(cfg.Hosts))
 	return nil
-}
-
-func kind(accessory, routed bool) string {
-	switch {
-	case accessory:
-		return "accessory"
-	case routed:
-		return "web"
-	}
-	return "worker"
 }

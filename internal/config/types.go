@@ -111,6 +111,18 @@ func (c *Config) Host(name string) *Host {
 	return nil
 }
 
+// Kind names what the service is: "web" (routed through berth-proxy),
+// "accessory" (long-lived, never replaced by a deploy) or "worker".
+func (s *Service) Kind() string {
+	switch {
+	case s.Accessory:
+		return "accessory"
+	case s.Route != nil:
+		return "web"
+	}
+	return "worker"
+}
+
 // IsWorker reports whether the service is a plain background process:
 // deployed like a web service, but gated on its HEALTHCHECK or
 // Deploy.MinReady instead of an HTTP route, and never accessory-protected.

@@ -19,14 +19,9 @@ type Deployer struct {
 	// Hosts are connected engines by berth.yaml host name.
 	Hosts    map[string]Engine
 	Progress Progress
-	// Admit is a last hook on every container before it is created; nil
-	// admits everything. The policy runs earlier, over all services at once
-	// (admission.go).
-	Admit func(svc *config.Service, spec engine.ContainerSpec) error
-	// Policy judges what a deploy would create; nil: policy.Default().
+	// Policy judges what a deploy would create, over all services before
+	// any host is touched (admission.go); nil: berth.yaml's policy.
 	Policy *policy.Policy
-	// ImageRef is berth's own image on the hosts; set by Prepare.
-	ImageRef string
 	// RecreateProxy allows replacing berth-proxy when this berth.yaml's
 	// proxy settings differ from those it runs with while other apps route
 	// through it (a moment without a proxy for them).
@@ -80,7 +75,6 @@ func (d *Deployer) withLock(ctx context.Context, wait time.Duration, reason stri
 	if err != nil {
 		return err
 	}
-	d.ImageRef = ref
 	d.progress().Step(Event{Host: eng.Host(), Step: "lock", Detail: "taking the deploy lock"})
 	lock, err := release.Acquire(ctx, eng, d.Cfg.App, ref, reason, wait)
 	if err != nil {
@@ -281,11 +275,6 @@ func (d *Deployer) ensureVolumes(ctx context.Context, eng Engine, spec engine.Co
 // create creates a container, telling a berth leftover from somebody else's
 // container when the name is taken.
 func (d *Deployer) create(ctx context.Context, eng Engine, svc *config.Service, spec engine.ContainerSpec) (string, error) {
-	if d.Admit != nil {
-		if err := d.Admit(svc, spec); err != nil {
-			return "", err
-		}
-	}
 	if err := d.ensureVolumes(ctx, eng, spec); err != nil {
 		return "", err
 	}

@@ -67,17 +67,16 @@ func (d *Deployer) Status(ctx context.Context) ([]HostStatus, error) {
 			if !onHost(svc.Hosts, h.Name) {
 				continue
 			}
-			ss := ServiceStatus{Service: svc.Name, Kind: "worker", Releases: hists[svc.Name]}
+			ss := ServiceStatus{Service: svc.Name, Kind: svc.Kind(), Releases: hists[svc.Name]}
 			switch {
 			case svc.Accessory:
-				ss.Kind = "accessory"
 				for _, c := range cs {
 					if c.Name == release.AccessoryName(d.Cfg.App, svc.Name) && c.Labels[release.LabelRole] == release.RoleAccessory {
 						ss.Current = &release.Release{Service: svc.Name, Container: c.Name, ContainerID: c.ID, State: c.State, Status: c.Status, Image: c.Image, Version: c.Labels[release.LabelVersion], Created: c.Created, Current: true}
 					}
 				}
 			case svc.Route != nil:
-				ss.Kind, ss.Route = "web", svc.Route.Host
+				ss.Route = svc.Route.Host
 			}
 			if !svc.Accessory && (svc.Route == nil || proxyUp) {
 				cur, err := current(ctx, eng, d.Cfg.App, svc, ss.Releases)
@@ -95,7 +94,7 @@ func (d *Deployer) Status(ctx context.Context) ([]HostStatus, error) {
 			sort.Slice(ss.Releases, func(i, j int) bool { return ss.Releases[i].Number > ss.Releases[j].Number })
 			hs.Services = append(hs.Services, ss)
 		}
-		if h.Name == d.Cfg.Hosts[0].Name {
+		if eng == d.lockHost() {
 			if hs.Lock, err = release.Status(ctx, eng, d.Cfg.App); err != nil {
 				return nil, err
 			}

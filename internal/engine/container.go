@@ -361,8 +361,3 @@ func (c *Client) InspectContainerJSON(ctx context.Context, idOrName string) ([]b
 	}
 	return res.Raw, nil
 }
-
-// ListAllContainers lists every container on the host, berth's or not.
-func (c *Client) ListAllContainers(ctx context.Context) ([]ContainerSummary, error) {
-	return c.ListContainers(ctx, nil)
-}

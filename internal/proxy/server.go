@@ -206,14 +206,6 @@ func (s *Server) shutdown(ln net.Listener, h1 *h1server, as *http.Server) {
 	s.log.Info("berth-proxy stopped")
 }
 
-func (s *Server) inflight() int64 {
-	var n int64
-	for _, t := range s.targets.all() {
-		n += t.inflight.Load()
-	}
-	return n
-}
-
 func (s *Server) closeAccessLog() {
 	if s.alog != nil {
 		s.alog.close()

@@ -134,12 +134,6 @@ func (ts *targets) all() []*target {
 	return out
 }
 
-// dial opens upstream connections for the forwarder. addr is the target name, since
-// request URLs carry it verbatim as their host.
-func (ts *targets) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	return ts.dialTarget(ctx, network, ts.get(addr))
-}
-
 // dialTarget dials t itself, not a target looked up by name: a target a
 // drain has forgotten must not come back as a fresh, unrefused one.
 func (ts *targets) dialTarget(ctx context.Context, network string, t *target) (net.Conn, error) {
