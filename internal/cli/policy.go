@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berthhq/berth/internal/config"
 	"github.com/berthhq/berth/internal/deploy"
 	"github.com/berthhq/berth/internal/policy"
 	"github.com/berthhq/berth/internal/version"
@@ -39,7 +42,7 @@ func newPolicyCommand(g *Globals) *cobra.Command {
 	check.Flags().StringVar(&failOn, "fail-on", "", "exit 7 when a finding is at or above this severity (low, medium, high, critical); default: when a finding is enforced")
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List the built-in rules",
+		Short: "List the rules: built-in, and the custom ones of berth.yaml (or of a policy file given with -f)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runPolicyList(g)
@@ -53,15 +56,49 @@ func newPolicyCommand(g *Globals) *cobra.Command {
 			return runPolicyExplain(g, args[0])
 		},
 	}
-	cmd.AddCommand(check, list, explain)
+	fields := &cobra.Command{
+		Use:   "fields",
+		Short: "The fields of spec that custom rules (CEL) can use",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if g.json() {
+				return printJSON(g.Stdout, map[string]any{"fields": policy.SpecFields()})
+			}
+			for _, f := range policy.SpecFields() {
+				fmt.Fprintln(g.Stdout, f)
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(check, list, explain, fields)
 	return cmd
 }
 
+// policyOnly loads the policy of berth.yaml, or of the policy file -f names,
+// without the compose file. With the default berth.yaml absent it is the
+// built-in policy: list and explain work anywhere.
+func policyOnly(g *Globals) (policy.Policy, error) {
+	if g.File == defaultConfigFile {
+		if _, err := os.Stat(g.File); errors.Is(err, fs.ErrNotExist) {
+			return policy.Default(), nil
+		}
+	}
+	c, err := config.LoadPolicy(g.File)
+	if err != nil {
+		return policy.Policy{}, err
+	}
+	return policy.FromConfig(c)
+}
+
 func runPolicyExplain(g *Globals, id string) error {
-	r, ok := policy.RuleByID(id)
+	pol, err := policyOnly(g)
+	if err != nil {
+		return err
+	}
+	r, ok := pol.RuleByID(id)
 	if !ok {
 		var ids []string
-		for _, r := range policy.Rules() {
+		for _, r := range pol.AllRules() {
 			ids = append(ids, r.ID)
 		}
 		return &UsageError{Msg: fmt.Sprintf("no rule %q (fix: one of %s)", id, strings.Join(ids, ", "))}
@@ -69,23 +106,77 @@ func runPolicyExplain(g *Globals, id string) error {
 	if g.json() {
 		return printJSON(g.Stdout, r)
 	}
-	fmt.Fprintf(g.Stdout, "%s: %s\nseverity: %s", r.ID, r.Title, r.Severity)
+	kind := "built-in"
+	if r.Custom {
+		kind = "custom"
+	}
+	fmt.Fprintf(g.Stdout, "%s: %s\n%s rule, severity: %s", r.ID, r.Title, kind, r.Severity)
 	if r.CIS != "" {
 		fmt.Fprintf(g.Stdout, "   CIS Docker Benchmark: %s", r.CIS)
 	}
-	fmt.Fprintf(g.Stdout, "\nwhy: %s\nfix: %s\n", r.Rationale, r.Fix)
+	fmt.Fprintln(g.Stdout)
+	if r.Expr != "" {
+		fmt.Fprintf(g.Stdout, "violation (CEL): %s\n", strings.TrimSpace(r.Expr))
+	}
+	if r.Rationale != "" {
+		fmt.Fprintf(g.Stdout, "why: %s\n", r.Rationale)
+	}
+	if r.Fix != "" {
+		fmt.Fprintf(g.Stdout, "fix: %s\n", r.Fix)
+	}
+	mode := pol.Mode
+	if m, ok := pol.Rules[r.ID]; ok {
+		mode = m
+	}
+	verdict := "warns"
+	switch {
+	case mode == policy.Off:
+		verdict = "is off"
+	case mode == policy.Enforce && r.Severity >= pol.Threshold:
+		verdict = "blocks"
+	}
+	fmt.Fprintf(g.Stdout, "in this policy: %s (mode %s, threshold %s)\n", verdict, mode, pol.Threshold)
+	for _, w := range pol.Waivers {
+		if w.Rule == r.ID {
+			fmt.Fprintf(g.Stdout, "waiver: %s (%s)\n", waiverTarget(w), w.Reason)
+		}
+	}
 	return nil
 }
 
+func waiverTarget(w policy.Waiver) string {
+	s := ""
+	switch {
+	case w.Service != "":
+		s = "service " + w.Service
+	case w.Container != "":
+		s = "container " + w.Container
+	default:
+		s = "label " + w.Label
+	}
+	if !w.Expires.IsZero() {
+		s += ", until " + w.Expires.Format("2006-01-02")
+	}
+	return s
+}
+
 func runPolicyList(g *Globals) error {
-	rules := policy.Rules()
+	pol, err := policyOnly(g)
+	if err != nil {
+		return err
+	}
+	rules := pol.AllRules()
 	if g.json() {
 		return printJSON(g.Stdout, map[string]any{"rules": rules})
 	}
 	tw := tabwriter.NewWriter(g.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSEVERITY\tCIS\tTITLE")
 	for _, r := range rules {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ID, r.Severity, r.CIS, r.Title)
+		cis := r.CIS
+		if r.Custom {
+			cis = "custom"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ID, r.Severity, cis, r.Title)
 	}
 	return tw.Flush()
 }

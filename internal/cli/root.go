@@ -15,6 +15,9 @@ import (
 )
 
 // Globals are the flags every command shares.
+// defaultConfigFile is what -f names when not given.
+const defaultConfigFile = "berth.yaml"
+
 type Globals struct {
 	File     string
 	Format   string
@@ -64,7 +67,7 @@ func NewRootCommand() *cobra.Command {
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Msg: err.Error()} })
 	pf := root.PersistentFlags()
-	pf.StringVarP(&g.File, "file", "f", "berth.yaml", "path to berth.yaml (the compose file is found relative to it)")
+	pf.StringVarP(&g.File, "file", "f", defaultConfigFile, "path to berth.yaml (the compose file is found relative to it)")
 	pf.StringVar(&g.Format, "format", "text", "output format: text or json")
 	pf.StringSliceVar(&g.Profiles, "profile", nil, "compose profiles to enable")
 	root.AddCommand(

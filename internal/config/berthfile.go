@@ -56,7 +56,7 @@ func (r *reader) berthFile(root *yaml.Node, baseDir string, env envFunc) *berthF
 		case "services":
 			bf.services = r.serviceSpecs(f)
 		case "policy":
-			bf.policy = r.policy(f)
+			bf.policy = r.policy(f, baseDir)
 		case "alerts":
 			// Accepted now so files written for later releases load;
 			// their contents are validated once they mean something.

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -17,6 +19,25 @@ type Policy struct {
 	Threshold string // low, medium, high (default), critical
 	Rules     []RuleSetting
 	Waivers   []WaiverSetting
+	Custom    []CustomRuleSetting
+	// Registries is the allow-list of image registries (or repository
+	// prefixes); empty allows every registry.
+	Registries []string
+	// File is the policy file the section came from, when policy.file:
+	// names one ("" when the policy is written inline).
+	File string
+}
+
+// CustomRuleSetting is one custom: entry, a rule written in CEL.
+type CustomRuleSetting struct {
+	ID, Title, Severity, Violation, Message, Fix, Rationale string
+	File                                                    string
+	Line, Column                                            int // of the entry
+	// ExprLine and ExprColumn place the expression's first character in
+	// the file; ExprBlock is true for a | or > block, whose lines start at
+	// the indentation of the block instead.
+	ExprLine, ExprColumn int
+	ExprBlock            bool
 }
 
 // WaiverSetting is one waivers: entry.
@@ -43,9 +64,110 @@ var (
 
 func defaultPolicy() Policy { return Policy{Mode: "enforce", Threshold: "high"} }
 
-func (r *reader) policy(f field) Policy {
-	p := defaultPolicy()
-	for _, kf := range r.fields(f.val, f.path, []string{"mode", "threshold", "rules", "waivers"}) {
+var policyKeys = []string{"mode", "threshold", "rules", "waivers", "custom", "registries"}
+
+// policy reads berth.yaml's policy: section. With file:, the policy comes
+// from that file (a team-wide policy kept apart from each app), and the
+// keys written next to file: add to it: their waivers, custom rules and
+// rule modes add up, and a mode or threshold written here wins.
+func (r *reader) policy(f field, baseDir string) Policy {
+	p := Policy{}
+	if n := resolve(f.val); n != nil && n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := resolve(n.Content[i]); k.Value == "file" {
+				ff := field{path: join(f.path, "file"), key: k, val: resolve(n.Content[i+1])}
+				if s, ok := r.str(ff); ok {
+					p = r.policyFile(ff, s, baseDir)
+				}
+			}
+		}
+	}
+	inline := r.policySection(f, append([]string{"file"}, policyKeys...))
+	if inline.Mode != "" {
+		p.Mode = inline.Mode
+	}
+	if inline.Threshold != "" {
+		p.Threshold = inline.Threshold
+	}
+	p.Rules = append(p.Rules, inline.Rules...)
+	p.Waivers = append(p.Waivers, inline.Waivers...)
+	p.Custom = append(p.Custom, inline.Custom...)
+	p.Registries = append(p.Registries, inline.Registries...)
+	return withPolicyDefaults(p)
+}
+
+func withPolicyDefaults(p Policy) Policy {
+	d := defaultPolicy()
+	if p.Mode == "" {
+		p.Mode = d.Mode
+	}
+	if p.Threshold == "" {
+		p.Threshold = d.Threshold
+	}
+	return p
+}
+
+// policyFile reads the policy file named at f. Errors in it name it.
+func (r *reader) policyFile(f field, name, baseDir string) Policy {
+	path := name
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(baseDir, path)
+	}
+	display := name
+	if !filepath.IsAbs(name) {
+		display = filepath.Join(filepath.Dir(r.file), name)
+	}
+	root, perr := readYAML(path)
+	if perr != nil {
+		perr.File = r.file
+		perr.Line, perr.Column, perr.Path = f.val.Line, f.val.Column, f.path
+		perr.Msg = fmt.Sprintf("policy file %s: %s", display, perr.Msg)
+		perr.Fix = "name an existing policy file, relative to berth.yaml"
+		r.errs.add(perr)
+		return Policy{}
+	}
+	fr := &reader{file: display, errs: r.errs}
+	p := fr.policySection(field{path: "", val: root}, policyKeys)
+	p.File = path
+	return p
+}
+
+// LoadPolicy reads a policy on its own, without a compose file: either a
+// policy file (the keys of berth.yaml's policy: section at the top level)
+// or a berth.yaml, of which only policy: is read. The guard uses it: a
+// host's policy should not need the app's compose file to load.
+func LoadPolicy(path string) (Policy, error) {
+	e := &errs{}
+	r := &reader{file: path, errs: e}
+	root, perr := readYAML(path)
+	if perr != nil {
+		e.add(perr)
+		return Policy{}, e.result()
+	}
+	var p Policy
+	abs, _ := filepath.Abs(path)
+	if lookup(root, "policy") != nil || lookup(root, "app") != nil {
+		// A berth.yaml: its other keys are not this reader's business.
+		for _, f := range r.fields(root, "", nil) {
+			if f.key.Value == "policy" {
+				p = r.policy(f, filepath.Dir(abs))
+			}
+		}
+		p = withPolicyDefaults(p)
+	} else {
+		p = withPolicyDefaults(r.policySection(field{path: "", val: root}, policyKeys))
+		p.File = abs
+	}
+	if err := e.result(); err != nil {
+		return Policy{}, err
+	}
+	return p, nil
+}
+
+// policySection reads the policy keys of one mapping.
+func (r *reader) policySection(f field, known []string) Policy {
+	var p Policy
+	for _, kf := range r.fields(f.val, f.path, known) {
 		switch kf.key.Value {
 		case "mode":
 			if s, ok := r.oneOf(kf, policyModes); ok {
@@ -63,9 +185,97 @@ func (r *reader) policy(f field) Policy {
 					p.Rules = append(p.Rules, RuleSetting{ID: rf.key.Value, Mode: s, File: r.file, Line: rf.key.Line, Column: rf.key.Column})
 				}
 			}
+		case "custom":
+			p.Custom = r.customRules(kf)
+		case "registries":
+			if isNull(kf.val) {
+				continue
+			}
+			if list, ok := r.stringList(kf); ok {
+				for _, s := range list {
+					if s.value == "" || strings.ContainsAny(s.value, " :@") && !registryWithPort.MatchString(s.value) {
+						r.errorf(s.node, kf.path, "write a registry host (registry.example.com:5000) or a repository prefix (ghcr.io/acme)", "%q is not a registry", s.value)
+						continue
+					}
+					p.Registries = append(p.Registries, strings.TrimSuffix(s.value, "/"))
+				}
+			}
 		}
 	}
 	return p
+}
+
+// registryWithPort is host:port, optionally followed by a path.
+var registryWithPort = regexp.MustCompile(`^[a-zA-Z0-9.-]+:[0-9]+(/[a-z0-9._/-]+)?$`)
+
+// ruleID is what a custom rule may be called: the shape of the built-in
+// IDs, so they read alike in reports.
+var ruleID = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+
+func (r *reader) customRules(f field) []CustomRuleSetting {
+	n := resolve(f.val)
+	if isNull(n) {
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		r.errorf(n, f.path, "write a list of rules, each with id:, violation:, message:", "must be a list, not %s", describe(n))
+		return nil
+	}
+	var out []CustomRuleSetting
+	for i, item := range n.Content {
+		path := fmt.Sprintf("%s[%d]", f.path, i)
+		c := CustomRuleSetting{File: r.file, Line: item.Line, Column: item.Column, Severity: "medium"}
+		for _, cf := range r.fields(item, path, []string{"id", "title", "severity", "violation", "message", "fix", "rationale"}) {
+			s, ok := r.str(cf)
+			if !ok {
+				continue
+			}
+			switch cf.key.Value {
+			case "id":
+				if !ruleID.MatchString(s) {
+					r.errorf(cf.val, cf.path, "use lower-case letters, digits and dashes", "%q is not a valid rule ID", s)
+				}
+				c.ID = s
+			case "title":
+				c.Title = s
+			case "severity":
+				if v, ok := r.oneOf(cf, policySeverities); ok {
+					c.Severity = v
+				}
+			case "violation":
+				c.Violation = s
+				v := resolve(cf.val)
+				c.ExprLine, c.ExprColumn = v.Line, v.Column
+				switch v.Style {
+				case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
+					c.ExprColumn++
+				case yaml.LiteralStyle, yaml.FoldedStyle:
+					c.ExprBlock = true
+					c.ExprLine++
+				}
+			case "message":
+				c.Message = strings.TrimSpace(s)
+			case "fix":
+				c.Fix = strings.TrimSpace(s)
+			case "rationale":
+				c.Rationale = strings.TrimSpace(s)
+			}
+		}
+		switch {
+		case c.ID == "":
+			r.errorf(item, path, "add id: <lower-case-name>", "a custom rule needs an id")
+		case strings.TrimSpace(c.Violation) == "":
+			r.errorf(item, path, "add violation: a CEL expression over spec that is true when a container breaks the rule", "custom rule %s needs a violation expression", c.ID)
+		case c.Message == "":
+			r.errorf(item, path, "add message: what is wrong, as a report should say it", "custom rule %s needs a message", c.ID)
+		default:
+			if c.Title == "" {
+				c.Title = c.Message
+			}
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // oneOf reads a string that must be one of values.

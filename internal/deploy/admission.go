@@ -30,46 +30,10 @@ func (e *PolicyError) Error() string {
 	return b.String()
 }
 
-// PolicyFromConfig builds the policy berth.yaml asks for. An unknown rule ID
-// is a configuration error at its position, so a typo never silently turns
-// nothing off.
+// PolicyFromConfig builds the policy berth.yaml asks for (see
+// policy.FromConfig).
 func PolicyFromConfig(cfg *config.Config) (policy.Policy, error) {
-	p := policy.Default()
-	c := cfg.Policy
-	if c.Mode != "" {
-		p.Mode = policy.Mode(c.Mode)
-	}
-	if c.Threshold != "" {
-		sev, err := policy.ParseSeverity(c.Threshold)
-		if err != nil {
-			return p, err
-		}
-		p.Threshold = sev
-	}
-	var errs config.ErrorList
-	for _, r := range c.Rules {
-		if _, ok := policy.RuleByID(r.ID); !ok {
-			errs = append(errs, &config.Error{File: r.File, Line: r.Line, Column: r.Column, Path: "policy.rules." + r.ID,
-				Msg: "unknown rule " + r.ID, Fix: "see `berth policy list` for the rule IDs"})
-			continue
-		}
-		if p.Rules == nil {
-			p.Rules = map[string]policy.Mode{}
-		}
-		p.Rules[r.ID] = policy.Mode(r.Mode)
-	}
-	for _, w := range c.Waivers {
-		if _, ok := policy.RuleByID(w.Rule); !ok {
-			errs = append(errs, &config.Error{File: w.File, Line: w.Line, Column: w.Column, Path: "policy.waivers",
-				Msg: "waiver for unknown rule " + w.Rule, Fix: "see `berth policy list` for the rule IDs"})
-			continue
-		}
-		p.Waivers = append(p.Waivers, policy.Waiver{Rule: w.Rule, Service: w.Service, Container: w.Container, Label: w.Label, Reason: w.Reason, Expires: w.Expires})
-	}
-	if len(errs) > 0 {
-		return p, errs
-	}
-	return p, nil
+	return policy.FromConfig(cfg.Policy)
 }
 
 // CheckPolicy judges the containers the config would create, without an

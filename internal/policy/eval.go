@@ -68,6 +68,13 @@ type Policy struct {
 	Threshold Severity
 	Rules     map[string]Mode
 	Waivers   []Waiver
+	// Custom are the user's compiled CEL rules, evaluated after the
+	// built-in ones.
+	Custom []Rule
+	// Registries is the allow-list for rule registry-not-allowed: a
+	// registry host ("registry.example.com:5000") or a repository prefix
+	// ("ghcr.io/acme"). Empty: every registry is allowed.
+	Registries []string
 	// Now is the time waivers expire against; zero: the current time.
 	Now time.Time
 }
@@ -77,27 +84,56 @@ type Policy struct {
 // to tighten.
 func Default() Policy { return Policy{Mode: Enforce, Threshold: High} }
 
-// Evaluate judges s by every built-in rule and returns the findings in rule
-// order.
+// AllRules returns the built-in rules followed by the custom ones.
+func (p *Policy) AllRules() []Rule { return append(Rules(), p.Custom...) }
+
+// RuleByID finds a built-in or custom rule.
+func (p *Policy) RuleByID(id string) (Rule, bool) {
+	if r, ok := RuleByID(id); ok {
+		return r, true
+	}
+	for _, r := range p.Custom {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return Rule{}, false
+}
+
+// Evaluate judges s by every built-in rule, then every custom rule, and
+// returns the findings in rule order.
 func (p Policy) Evaluate(s *Spec) []Finding {
 	var out []Finding
 	for i := range builtin {
-		r := &builtin[i]
-		mode := p.Mode
-		if m, ok := p.Rules[r.ID]; ok {
-			mode = m
+		out = p.apply(&builtin[i], s, out)
+	}
+	for i := range p.Custom {
+		out = p.apply(&p.Custom[i], s, out)
+	}
+	return out
+}
+
+func (p *Policy) apply(r *Rule, s *Spec, out []Finding) []Finding {
+	mode := p.Mode
+	if m, ok := p.Rules[r.ID]; ok {
+		mode = m
+	}
+	if mode == Off {
+		return out
+	}
+	var msgs []string
+	if r.checkWith != nil {
+		msgs = r.checkWith(p, s)
+	} else {
+		msgs = r.check(s)
+	}
+	for _, msg := range msgs {
+		f := Finding{
+			Rule: r.ID, Severity: r.Severity, Container: s.Name, Message: msg, Fix: r.Fix, CIS: r.CIS,
+			Enforced: mode == Enforce && r.Severity >= p.Threshold,
 		}
-		if mode == Off {
-			continue
-		}
-		for _, msg := range r.check(s) {
-			f := Finding{
-				Rule: r.ID, Severity: r.Severity, Container: s.Name, Message: msg, Fix: r.Fix, CIS: r.CIS,
-				Enforced: mode == Enforce && r.Severity >= p.Threshold,
-			}
-			p.waive(&f, s)
-			out = append(out, f)
-		}
+		p.waive(&f, s)
+		out = append(out, f)
 	}
 	return out
 }
@@ -114,7 +150,7 @@ func Blocking(fs []Finding) []Finding {
 }
 
 // waive applies the first waiver that selects the finding.
-func (p Policy) waive(f *Finding, s *Spec) {
+func (p *Policy) waive(f *Finding, s *Spec) {
 	now := p.Now
 	if now.IsZero() {
 		now = time.Now()

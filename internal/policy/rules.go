@@ -54,14 +54,19 @@ type Rule struct {
 	Severity  Severity `json:"severity"`
 	Rationale string   `json:"rationale"`
 	Fix       string   `json:"fix"`
-	// check returns one message per violation (empty: compliant).
-	check func(s *Spec) []string
+	// Custom rules come from the user's policy, in CEL (Expr).
+	Custom bool   `json:"custom,omitempty"`
+	Expr   string `json:"expr,omitempty"`
+	// check returns one message per violation (empty: compliant); checkWith
+	// is for the rules that need the policy's settings.
+	check     func(s *Spec) []string
+	checkWith func(p *Policy, s *Spec) []string
 }
 
 // Rules returns the built-in rules, in a stable order.
 func Rules() []Rule { return slices.Clone(builtin) }
 
-// RuleByID finds a built-in rule.
+// RuleByID finds a built-in rule; Policy.RuleByID also finds custom ones.
 func RuleByID(id string) (Rule, bool) {
 	for _, r := range builtin {
 		if r.ID == id {
@@ -227,10 +232,16 @@ var builtin = []Rule{
 		Fix:       "set deploy.resources.limits.pids (or pids_limit)",
 		check:     func(s *Spec) []string { return when(s.PidsLimit <= 0, "has no pids limit") }},
 	{ID: "restart-unbounded", Title: "Restart without a retry limit", CIS: "5.14", Severity: Low,
-		Rationale: "A crash-looping container restarted forever hides the failure and burns the host.",
-		Fix:       "use restart: on-failure:5, or watch it with a health check and alerts",
+		Rationale: "A crash-looping container restarted forever hides the failure and burns the host; without a health check nothing notices.",
+		Fix:       "use restart: on-failure:5, or unless-stopped with a health check and alerts",
 		check: func(s *Spec) []string {
-			return when(s.RestartPolicy == "on-failure" && s.RestartMaxRetry == 0, "restarts on failure without a retry limit")
+			switch {
+			case s.RestartPolicy == "on-failure" && s.RestartMaxRetry == 0:
+				return []string{"restarts on failure without a retry limit"}
+			case s.RestartPolicy == "always" && !s.Healthcheck:
+				return []string{"restarts always, without a retry limit or a health check"}
+			}
+			return nil
 		}},
 	{ID: "no-healthcheck", Title: "No health check", CIS: "4.6", Severity: Low,
 		Rationale: "Without a health check a hung process looks alive.",
@@ -252,6 +263,22 @@ var builtin = []Rule{
 			name := s.Image[strings.LastIndex(s.Image, "/")+1:]
 			_, tag, ok := strings.Cut(name, ":")
 			return when(!ok || tag == "latest", "runs image "+s.Image+" by a mutable tag")
+		}},
+	{ID: "registry-not-allowed", Title: "Image from a registry outside the allow-list", CIS: "4.2", Severity: High,
+		Rationale: "An image from an unvetted registry is code nobody on the team reviewed, running on the host.",
+		Fix:       "push the image to an allowed registry, or add its registry to policy.registries",
+		checkWith: func(p *Policy, s *Spec) []string {
+			if len(p.Registries) == 0 || s.Image == "" || isImageID(s.Image) {
+				return nil
+			}
+			repo := NormalizeRepository(s.Image)
+			for _, r := range p.Registries {
+				r = strings.TrimSuffix(r, "/")
+				if repo == r || strings.HasPrefix(repo, r+"/") {
+					return nil
+				}
+			}
+			return []string{"runs image " + s.Image + " from " + repo[:strings.IndexByte(repo+"/", '/')] + ", which is not in policy.registries"}
 		}},
 	{ID: "port-all-interfaces", Title: "Port published on all interfaces", CIS: "5.13", Severity: Low,
 		Rationale: "A port published on 0.0.0.0 is reachable from every network the host is on.",
@@ -339,4 +366,46 @@ func entropy(s string) float64 {
 		h -= p * math.Log2(p)
 	}
 	return h
+}
+
+// NormalizeRepository returns an image reference's repository with its
+// registry, as the engine resolves it on a pull: "nginx" is
+// docker.io/library/nginx, "acme/app" is docker.io/acme/app, and a first
+// component with a dot, a colon or "localhost" is a registry host.
+func NormalizeRepository(ref string) string {
+	if i := strings.IndexByte(ref, '@'); i >= 0 {
+		ref = ref[:i]
+	}
+	if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
+		ref = ref[:i] // the tag
+	}
+	first, rest, ok := strings.Cut(ref, "/")
+	switch {
+	case !ok:
+		return "docker.io/library/" + ref
+	case strings.ContainsAny(first, ".:") || first == "localhost":
+		if first == "index.docker.io" || first == "registry-1.docker.io" {
+			first = "docker.io"
+		}
+		if first == "docker.io" && !strings.Contains(rest, "/") {
+			return "docker.io/library/" + rest
+		}
+		return first + "/" + rest
+	}
+	return "docker.io/" + ref
+}
+
+// isImageID is a reference by the engine's image ID, which names no
+// registry: the pull that brought it there is judged on its own.
+func isImageID(ref string) bool {
+	id := strings.TrimPrefix(ref, "sha256:")
+	if len(id) != 64 && !(ref != id && len(id) >= 12) {
+		return false
+	}
+	for _, c := range id {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return false
+		}
+	}
+	return true
 }

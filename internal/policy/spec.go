@@ -3,64 +3,64 @@ package policy
 // Spec is a container as policy sees it: only what decides its privileges,
 // the same fields whatever the source.
 type Spec struct {
-	Name    string // container name, or the compose service
-	Service string
-	Image   string
-	User    string
+	Name    string `cel:"name"` // container name, or the compose service
+	Service string `cel:"service"`
+	Image   string `cel:"image"`
+	User    string `cel:"user"`
 
-	Privileged   bool
-	CapAdd       []string // upper case, without CAP_
-	CapDrop      []string
-	PidMode      string // "host" or ""
-	IpcMode      string
-	UTSMode      string
-	NetworkMode  string
-	UsernsMode   string
-	CgroupnsMode string
+	Privileged   bool     `cel:"privileged"`
+	CapAdd       []string `cel:"cap_add"` // upper case, without CAP_
+	CapDrop      []string `cel:"cap_drop"`
+	PidMode      string   `cel:"pid_mode"` // "host" or ""
+	IpcMode      string   `cel:"ipc_mode"`
+	UTSMode      string   `cel:"uts_mode"`
+	NetworkMode  string   `cel:"network_mode"`
+	UsernsMode   string   `cel:"userns_mode"`
+	CgroupnsMode string   `cel:"cgroupns_mode"`
 
-	Mounts  []Mount
-	Devices []string
+	Mounts  []Mount  `cel:"mounts"`
+	Devices []string `cel:"devices"`
 
-	NoNewPrivileges bool
-	Seccomp         string // "unconfined", a profile, or "" (the engine's default)
-	AppArmor        string
-	ReadOnlyRootfs  bool
+	NoNewPrivileges bool   `cel:"no_new_privileges"`
+	Seccomp         string `cel:"seccomp"` // "unconfined", a profile, or "" (the engine's default)
+	AppArmor        string `cel:"apparmor"`
+	ReadOnlyRootfs  bool   `cel:"read_only_rootfs"`
 
-	Memory    int64
-	NanoCPUs  int64
-	PidsLimit int64
+	Memory    int64 `cel:"memory"`
+	NanoCPUs  int64 `cel:"nano_cpus"`
+	PidsLimit int64 `cel:"pids_limit"`
 
-	RestartPolicy   string
-	RestartMaxRetry int
-	Healthcheck     bool // a HEALTHCHECK is set (and not NONE)
+	RestartPolicy   string `cel:"restart_policy"`
+	RestartMaxRetry int    `cel:"restart_max_retry"`
+	Healthcheck     bool   `cel:"healthcheck"` // a HEALTHCHECK is set (and not NONE)
 
-	LogDriver string
-	LogOpts   map[string]string
+	LogDriver string            `cel:"log_driver"`
+	LogOpts   map[string]string `cel:"log_opts"`
 
-	Ports   []Port
-	Env     []EnvVar
-	Sysctls map[string]string
-	Labels  map[string]string // for waivers that select by label
+	Ports   []Port            `cel:"ports"`
+	Env     []EnvVar          `cel:"env"`
+	Sysctls map[string]string `cel:"sysctls"`
+	Labels  map[string]string `cel:"labels"` // for waivers that select by label
 }
 
 // Mount is a bind, volume or tmpfs mount.
 type Mount struct {
-	Type     string // bind, volume, tmpfs
-	Source   string // a host path for binds
-	Target   string
-	ReadOnly bool
+	Type     string `cel:"type"`   // bind, volume, tmpfs
+	Source   string `cel:"source"` // a host path for binds
+	Target   string `cel:"target"`
+	ReadOnly bool   `cel:"read_only"`
 }
 
 // Port is a published port.
 type Port struct {
-	HostIP        string
-	HostPort      int
-	ContainerPort int
+	HostIP        string `cel:"host_ip"`
+	HostPort      int    `cel:"host_port"`
+	ContainerPort int    `cel:"container_port"`
 }
 
 // EnvVar is one environment variable. Value is read by the secrets rule and
 // never appears in a finding.
 type EnvVar struct {
-	Name  string
-	Value string
+	Name  string `cel:"name"`
+	Value string `cel:"value"`
 }
