@@ -3,6 +3,9 @@ package guard
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +17,11 @@ import (
 
 func createReq(body string) Request {
 	return Request{User: "alice", RequestMethod: "POST", RequestURI: "/v1.41/containers/create?name=x",
+		RequestBody: []byte(body), RequestHeaders: map[string]string{"Content-Type": "application/json"}}
+}
+
+func jsonReq(uri, body string) Request {
+	return Request{User: "alice", RequestMethod: "POST", RequestURI: uri,
 		RequestBody: []byte(body), RequestHeaders: map[string]string{"Content-Type": "application/json"}}
 }
 
@@ -40,7 +48,19 @@ func TestDecide(t *testing.T) {
 		{"privileged exec", Request{RequestMethod: "POST", RequestURI: "/v1.41/containers/abc/exec", RequestBody: []byte(`{"Privileged":true,"Cmd":["sh"]}`), RequestHeaders: map[string]string{"Content-Type": "application/json"}}, false, "privileged exec"},
 		{"exec as root", Request{RequestMethod: "POST", RequestURI: "/containers/abc/exec", RequestBody: []byte(`{"User":"root","Cmd":["sh"]}`), RequestHeaders: map[string]string{"Content-Type": "application/json"}}, false, "exec as root"},
 		{"exec as the container's user", Request{RequestMethod: "POST", RequestURI: "/containers/abc/exec", RequestBody: []byte(`{"Cmd":["ls"]}`), RequestHeaders: map[string]string{"Content-Type": "application/json"}}, true, ""},
-		{"service create is not judged yet: denied", Request{RequestMethod: "POST", RequestURI: "/v1.41/services/create"}, false, "cannot judge"},
+		{"service create without a body", Request{RequestMethod: "POST", RequestURI: "/v1.41/services/create"}, false, "not visible"},
+		{"service create with SYS_ADMIN", jsonReq("/v1.41/services/create", `{"Name":"s","TaskTemplate":{"ContainerSpec":{"Image":"x:1","CapabilityAdd":["CAP_SYS_ADMIN"]}}}`), false, "rule dangerous-capabilities"},
+		{"service update binding /", jsonReq("/v1.41/services/abc/update?version=3", `{"Name":"s","TaskTemplate":{"ContainerSpec":{"Image":"x:1","Mounts":[{"Type":"bind","Source":"/","Target":"/host"}]}}}`), false, "rule sensitive-mount"},
+		{"service rollback", jsonReq("/v1.41/services/abc/update?version=3&rollback=previous", `{}`), false, "previous spec"},
+		{"least-privilege service", jsonReq("/v1.41/services/create", `{"Name":"s","TaskTemplate":{"ContainerSpec":{"Image":"x:1","User":"10001"}}}`), true, ""},
+		{"service spec unreadable", jsonReq("/services/create", `{"Name":"s"}`), false, "cannot be read"},
+		{"plugin with all devices", jsonReq("/v1.41/plugins/pull?remote=evil/p:1&name=p", `[{"Name":"allow-all-devices","Value":["true"]}]`), false, "rule privileged"},
+		{"plugin with host network", jsonReq("/v1.41/plugins/pull?remote=vieux/sshfs", `[{"Name":"network","Value":["host"]}]`), false, "rule host-network"},
+		{"plugin with no privileges", jsonReq("/v1.41/plugins/pull?remote=ok/p", `null`), true, ""},
+		{"plugin upgrade mounting /etc", jsonReq("/v1.41/plugins/p/upgrade?remote=x/p:2", `[{"Name":"mount","Value":["/etc"]}]`), false, "rule sensitive-mount"},
+		{"plugin from an archive", jsonReq("/v1.41/plugins/create?name=p", `{}`), false, "uploaded archive"},
+		{"plugin set", jsonReq("/v1.41/plugins/p/set", `["DEBUG=1"]`), false, "settings"},
+		{"pull is allowed without an allow-list", Request{RequestMethod: "POST", RequestURI: "/v1.41/images/create?fromImage=evil.io/x&tag=1"}, true, ""},
 		{"a GET is allowed", Request{RequestMethod: "GET", RequestURI: "/v1.41/containers/json"}, true, ""},
 		{"start is allowed", Request{RequestMethod: "POST", RequestURI: "/v1.41/containers/abc/start"}, true, ""},
 	} {
@@ -102,4 +122,87 @@ func FuzzDecide(f *testing.F) {
 			t.Errorf("an unreadable create body was allowed: %q", body)
 		}
 	})
+}
+
+func TestRegistryAllowList(t *testing.T) {
+	p := policy.Default()
+	p.Registries = []string{"registry.internal:5000"}
+	j := Judge{Policy: p}
+	for uri, allow := range map[string]bool{
+		"/v1.41/images/create?fromImage=registry.internal:5000/shop/web&tag=1": true,
+		"/v1.41/images/create?fromImage=evil.io/miner&tag=latest":              false,
+		"/v1.41/images/create?fromImage=nginx":                                 false,
+		"/v1.41/images/create?fromSrc=-&repo=local/x":                          true, // an import, not a pull
+	} {
+		d := j.Decide(Request{RequestMethod: "POST", RequestURI: uri})
+		if d.Allow != allow {
+			t.Errorf("%s: allow=%v msg=%q, want %v", uri, d.Allow, d.Msg, allow)
+		}
+		if !allow && !strings.Contains(d.Msg, "registry-not-allowed") {
+			t.Errorf("%s: message %q does not name the rule", uri, d.Msg)
+		}
+	}
+	d := j.Decide(createReq(`{"Image":"evil.io/miner:1","User":"1"}`))
+	if d.Allow || !strings.Contains(d.Msg, "registry-not-allowed") {
+		t.Errorf("container of a foreign image: %+v", d)
+	}
+}
+
+// A bind source that is a symlink to / or to the Docker socket, or that
+// climbs there with "..", is judged as where it leads.
+func TestBindSourcesResolved(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Symlink("/", filepath.Join(dir, "root")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/var/run", filepath.Join(dir, "run")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc", filepath.Join(dir, "cfg")); err != nil {
+		t.Fatal(err)
+	}
+	j := Judge{Policy: policy.Default()}
+	for _, c := range []struct {
+		source, rule string
+	}{
+		{filepath.Join(dir, "root"), "sensitive-mount"},
+		{filepath.Join(dir, "run") + "/docker.sock", "docker-socket"},
+		{filepath.Join(dir, "cfg"), "sensitive-mount"},
+		{dir + "/../../../../../../etc", "sensitive-mount"},
+		{filepath.Join(dir, "root", "not-yet", ".."), "sensitive-mount"},
+	} {
+		for _, body := range []string{
+			fmt.Sprintf(`{"Image":"x:1","User":"1","HostConfig":{"Binds":[%q]}}`, c.source+":/mnt:ro"),
+			fmt.Sprintf(`{"Image":"x:1","User":"1","HostConfig":{"Mounts":[{"Type":"bind","Source":%q,"Target":"/mnt","ReadOnly":true}]}}`, c.source),
+		} {
+			d := j.Decide(createReq(body))
+			if d.Allow || !strings.Contains(d.Msg, "rule "+c.rule) || !strings.Contains(d.Msg, "resolves to") {
+				t.Errorf("bind %s: allow=%v msg=%q, want denied by %s with the resolved path", c.source, d.Allow, d.Msg, c.rule)
+			}
+		}
+	}
+	// An ordinary directory of the app's own stays allowed.
+	own := filepath.Join(dir, "data")
+	if err := os.Mkdir(own, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if d := j.Decide(createReq(fmt.Sprintf(`{"Image":"x:1","User":"1","HostConfig":{"Binds":[%q]}}`, own+":/data:ro"))); !d.Allow {
+		t.Errorf("own directory denied: %s", d.Msg)
+	}
+}
+
+func TestResolveHostPath(t *testing.T) {
+	dir := t.TempDir()
+	_ = os.Symlink("/", filepath.Join(dir, "l"))
+	for in, want := range map[string]string{
+		"/etc/../etc/./passwd":            "/etc/passwd",
+		filepath.Join(dir, "l"):           "/",
+		filepath.Join(dir, "l", "etc"):    "/etc",
+		filepath.Join(dir, "l", "nope/x"): "/nope/x",
+		"relative/../..":                  "/",
+	} {
+		if got := ResolveHostPath(in); got != want {
+			t.Errorf("ResolveHostPath(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

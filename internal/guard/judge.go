@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -13,18 +14,25 @@ import (
 // Judge decides authorization requests with a policy.
 type Judge struct {
 	Policy policy.Policy
+	// Resolve turns a bind-mount source into the host path it reaches,
+	// following symlinks and "..", so a link to / or to the Docker socket
+	// is judged as what it is. Nil: ResolveHostPath.
+	Resolve func(string) string
 }
 
 // Decision is a verdict with what it was about, for the audit log.
 type Decision struct {
 	Response
-	Action string // container-create, exec-create, or "" for requests not judged
+	Action string // container-create, exec-create, service-create, ... or "" for requests not judged
 	Rules  []string
 }
 
 var (
 	versionPrefix = regexp.MustCompile(`^/v[0-9]+(\.[0-9]+)?`)
 	execCreate    = regexp.MustCompile(`^/containers/[^/]+/exec$`)
+	serviceUpdate = regexp.MustCompile(`^/services/[^/]+/update$`)
+	pluginUpgrade = regexp.MustCompile(`^/plugins/.+/upgrade$`)
+	pluginSet     = regexp.MustCompile(`^/plugins/.+/set$`)
 )
 
 // Decide judges one request. Requests that cannot create privilege are
@@ -39,43 +47,150 @@ func (j Judge) Decide(req Request) Decision {
 	if req.RequestMethod != "POST" {
 		return Decision{Response: Response{Allow: true}}
 	}
+	q := u.Query()
 	switch {
 	case p == "/containers/create":
 		body, d, ok := readable(req, "container-create")
 		if !ok {
 			return d
 		}
-		spec, err := policy.FromDockerJSON(body, u.Query().Get("name"))
+		spec, err := policy.FromDockerJSON(body, q.Get("name"))
 		if err != nil {
 			return deny("container-create", "berth guard: the container create request cannot be read, so it is denied")
 		}
-		return j.verdict("container-create", spec)
+		note := j.resolveBinds(&spec)
+		return j.verdict("container-create", spec, note)
 	case execCreate.MatchString(p):
-		body, d, ok := readable(req, "exec-create")
+		return j.exec(req)
+	case p == "/services/create" || serviceUpdate.MatchString(p):
+		action := "service-create"
+		if p != "/services/create" {
+			action = "service-update"
+			if q.Get("rollback") == "previous" {
+				return deny(action, "berth guard: a service rollback applies the stored previous spec, which the plugin cannot see, so it is denied (fix: update the service with the spec you want, which the guard judges)")
+			}
+		}
+		body, d, ok := readable(req, action)
 		if !ok {
 			return d
 		}
-		var ex struct {
-			Privileged bool
-			User       string
+		spec, err := policy.FromSwarmService(body)
+		if err != nil {
+			return deny(action, "berth guard: the service spec cannot be read, so it is denied")
 		}
-		if err := json.Unmarshal(body, &ex); err != nil {
-			return deny("exec-create", "berth guard: the exec request cannot be read, so it is denied")
+		note := j.resolveBinds(&spec)
+		return j.verdict(action, spec, note)
+	case p == "/plugins/pull" || pluginUpgrade.MatchString(p):
+		body, d, ok := readable(req, "plugin-install")
+		if !ok {
+			return d
 		}
-		user, _, _ := strings.Cut(ex.User, ":")
-		switch {
-		case ex.Privileged:
-			return deny("exec-create", "berth guard: privileged exec is denied by rule privileged (fix: run the command without --privileged)", "privileged")
-		case user == "0" || user == "root":
-			return deny("exec-create", "berth guard: exec as root is denied by rule root-user (fix: exec as the container's own user, without --user root)", "root-user")
+		name := q.Get("name")
+		if name == "" {
+			name = q.Get("remote")
 		}
-		return Decision{Response: Response{Allow: true}, Action: "exec-create"}
-	case p == "/services/create" || strings.HasPrefix(p, "/services/") && strings.HasSuffix(p, "/update") || p == "/plugins/pull":
-		// Not judged yet: denying is the safe side for an authorization
-		// plugin that cannot tell.
-		return deny(strings.TrimPrefix(p, "/"), "berth guard cannot judge this request yet, so it is denied (fix: stop the guard for this operation, or deploy through berth)")
+		spec, err := policy.FromPluginPrivileges(body, name)
+		if err != nil {
+			return deny("plugin-install", "berth guard: the plugin's privileges cannot be read, so the install is denied")
+		}
+		return j.pluginVerdict(spec)
+	case p == "/plugins/create":
+		return deny("plugin-install", "berth guard: a plugin created from an uploaded archive declares its own privileges, which the plugin cannot see, so it is denied (fix: install it with docker plugin install from a registry, so its privileges are judged)")
+	case pluginSet.MatchString(p):
+		return deny("plugin-set", "berth guard: changing a plugin's settings can re-point its mounts and devices, which the guard does not judge, so it is denied (fix: stop the guard for this change; see docs/guard.md)")
+	case p == "/images/create" && q.Get("fromImage") != "":
+		return j.pull(q.Get("fromImage"))
 	}
 	return Decision{Response: Response{Allow: true}}
+}
+
+// exec judges an exec: privileged, or as root, is denied; without a user
+// the exec runs as the container's own user, which was judged when the
+// container was created.
+func (j Judge) exec(req Request) Decision {
+	body, d, ok := readable(req, "exec-create")
+	if !ok {
+		return d
+	}
+	var ex struct {
+		Privileged bool
+		User       string
+	}
+	if err := json.Unmarshal(body, &ex); err != nil {
+		return deny("exec-create", "berth guard: the exec request cannot be read, so it is denied")
+	}
+	user, _, _ := strings.Cut(strings.TrimSpace(ex.User), ":")
+	rules := j.Policy.Rules
+	switch {
+	case ex.Privileged && rules["privileged"] != policy.Off:
+		return deny("exec-create", "berth guard: privileged exec is denied by rule privileged (fix: run the command without --privileged)", "privileged")
+	case (user == "0" || user == "root") && rules["root-user"] != policy.Off && j.Policy.Mode != policy.Off:
+		return deny("exec-create", "berth guard: exec as root is denied by rule root-user (fix: exec as the container's own user, without --user root)", "root-user")
+	}
+	return Decision{Response: Response{Allow: true}, Action: "exec-create"}
+}
+
+// pull judges an image pull against the registry allow-list, so an image
+// from elsewhere never reaches the host to be run by ID.
+func (j Judge) pull(image string) Decision {
+	spec := policy.Spec{Name: image, Image: image}
+	for _, f := range policy.Blocking(j.Policy.Evaluate(&spec)) {
+		if f.Rule == "registry-not-allowed" {
+			return deny("image-pull", fmt.Sprintf("berth guard: denied: %s by rule %s (fix: %s)", f.Message, f.Rule, f.Fix), f.Rule)
+		}
+	}
+	return Decision{Response: Response{Allow: true}, Action: "image-pull"}
+}
+
+// pluginVerdict judges a plugin's privileges by the rules that hand it the
+// host; hygiene rules (limits, user, health checks) describe containers,
+// not the plugin's declared privileges, and would deny every plugin.
+func (j Judge) pluginVerdict(spec policy.Spec) Decision {
+	spec.User, spec.ReadOnlyRootfs, spec.NoNewPrivileges, spec.Healthcheck = "plugin", true, true, true
+	spec.Memory, spec.NanoCPUs, spec.PidsLimit = 1, 1, 1
+	spec.CapDrop = []string{"ALL"}
+	spec.LogOpts = map[string]string{"max-size": "plugin"}
+	return j.verdict("plugin-install", spec, "")
+}
+
+// resolveBinds replaces every bind source with the host path it reaches
+// and returns a note naming the ones that differ.
+func (j Judge) resolveBinds(s *policy.Spec) string {
+	resolve := j.Resolve
+	if resolve == nil {
+		resolve = ResolveHostPath
+	}
+	var notes []string
+	for i := range s.Mounts {
+		m := &s.Mounts[i]
+		if m.Type != "bind" {
+			continue
+		}
+		if r := resolve(m.Source); r != m.Source {
+			notes = append(notes, fmt.Sprintf("%s resolves to %s on the host", m.Source, r))
+			m.Source = r
+		}
+	}
+	return strings.Join(notes, "; ")
+}
+
+// ResolveHostPath returns where path leads on this host: ".." and "."
+// removed, and every symlink of its longest existing prefix followed. A
+// part that does not exist yet (the engine would create it) is kept as
+// written below the resolved prefix.
+func ResolveHostPath(path string) string {
+	clean := filepath.Clean("/" + path)
+	existing, rest := clean, ""
+	for {
+		if r, err := filepath.EvalSymlinks(existing); err == nil {
+			return filepath.Join(r, rest)
+		}
+		if existing == "/" {
+			return clean
+		}
+		rest = filepath.Join(filepath.Base(existing), rest)
+		existing = filepath.Dir(existing)
+	}
 }
 
 // readable returns the body of a judged request, or the denial when the
@@ -99,7 +214,7 @@ func readable(req Request, action string) ([]byte, Decision, bool) {
 	return req.RequestBody, Decision{}, true
 }
 
-func (j Judge) verdict(action string, spec policy.Spec) Decision {
+func (j Judge) verdict(action string, spec policy.Spec, note string) Decision {
 	blocking := policy.Blocking(j.Policy.Evaluate(&spec))
 	if len(blocking) == 0 {
 		return Decision{Response: Response{Allow: true}, Action: action}
@@ -109,7 +224,11 @@ func (j Judge) verdict(action string, spec policy.Spec) Decision {
 		msgs = append(msgs, fmt.Sprintf("%s by rule %s (fix: %s)", f.Message, f.Rule, f.Fix))
 		rules = append(rules, f.Rule)
 	}
-	return deny(action, "berth guard: denied: "+strings.Join(msgs, "; "), rules...)
+	msg := "berth guard: denied: " + strings.Join(msgs, "; ")
+	if note != "" {
+		msg += " [" + note + "]"
+	}
+	return deny(action, msg, rules...)
 }
 
 func deny(action, msg string, rules ...string) Decision {

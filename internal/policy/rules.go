@@ -83,8 +83,35 @@ var dangerousCaps = []string{"ALL", "SYS_ADMIN", "SYS_MODULE", "SYS_PTRACE", "SY
 // an ordinary need.
 var allowedCaps = []string{"NET_BIND_SERVICE"}
 
-// sensitivePaths must never be mounted from the host.
-var sensitivePaths = []string{"/", "/etc", "/proc", "/sys", "/boot", "/dev", "/var/lib/docker", "/root", "/var/run", "/run", "/usr", "/lib", "/bin", "/sbin", "/home"}
+// sensitivePaths must never be mounted from the host; sensitiveTrees not
+// any path below them either (a bind of /etc/shadow is /etc's secrets),
+// except the few files containers ordinarily read, read-only.
+var (
+	sensitivePaths = []string{"/", "/var/run", "/run", "/usr", "/lib", "/lib64", "/bin", "/sbin", "/home", "/var", "/var/lib", "/opt", "/srv"}
+	sensitiveTrees = []string{"/etc", "/proc", "/sys", "/boot", "/dev", "/var/lib/docker", "/var/lib/containerd", "/root", "/var/lib/kubelet", "/run/containerd", "/var/log"}
+	benignReadOnly = []string{"/etc/localtime", "/etc/timezone", "/etc/ssl/certs", "/etc/ca-certificates", "/etc/pki/ca-trust"}
+)
+
+// sensitiveMount says whether a bind of source exposes the host.
+func sensitiveMount(source string, readOnly bool) bool {
+	p := path.Clean(source)
+	if slices.Contains(sensitivePaths, p) {
+		return true
+	}
+	for _, t := range sensitiveTrees {
+		if p == t || strings.HasPrefix(p, t+"/") {
+			if readOnly {
+				for _, b := range benignReadOnly {
+					if p == b || strings.HasPrefix(p, b+"/") {
+						return false
+					}
+				}
+			}
+			return true
+		}
+	}
+	return false
+}
 
 func isDockerSocket(p string) bool {
 	p = path.Clean(p)
@@ -168,7 +195,7 @@ var builtin = []Rule{
 		check: func(s *Spec) []string {
 			var out []string
 			for _, m := range s.Mounts {
-				if m.Type == "bind" && !isDockerSocket(m.Source) && slices.Contains(sensitivePaths, path.Clean(m.Source)) {
+				if m.Type == "bind" && !isDockerSocket(m.Source) && sensitiveMount(m.Source, m.ReadOnly) {
 					out = append(out, "mounts the host's "+path.Clean(m.Source))
 				}
 			}
@@ -238,7 +265,7 @@ var builtin = []Rule{
 			switch {
 			case s.RestartPolicy == "on-failure" && s.RestartMaxRetry == 0:
 				return []string{"restarts on failure without a retry limit"}
-			case s.RestartPolicy == "always" && !s.Healthcheck:
+			case s.RestartPolicy == "always" && s.RestartMaxRetry == 0 && !s.Healthcheck:
 				return []string{"restarts always, without a retry limit or a health check"}
 			}
 			return nil

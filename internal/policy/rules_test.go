@@ -52,6 +52,24 @@ func TestRules(t *testing.T) {
 		{"app directory read-only is fine", func(s *engine.ContainerSpec) {
 			s.Mounts = []engine.Mount{{Type: "bind", Source: "/srv/shop/static", Target: "/static", ReadOnly: true}, {Type: "volume", Source: "shop_data", Target: "/data"}}
 		}, nil},
+		{"a file below /etc (shadow), read-only", func(s *engine.ContainerSpec) {
+			s.Mounts = []engine.Mount{{Type: "bind", Source: "/etc/shadow", Target: "/s", ReadOnly: true}}
+		}, []string{"sensitive-mount"}},
+		{"/etc/localtime and CA certificates read-only are ordinary", func(s *engine.ContainerSpec) {
+			s.Mounts = []engine.Mount{{Type: "bind", Source: "/etc/localtime", Target: "/etc/localtime", ReadOnly: true}, {Type: "bind", Source: "/etc/ssl/certs", Target: "/etc/ssl/certs", ReadOnly: true}}
+		}, nil},
+		{"/etc/localtime writable is not", func(s *engine.ContainerSpec) {
+			s.Mounts = []engine.Mount{{Type: "bind", Source: "/etc/localtime", Target: "/etc/localtime"}}
+		}, []string{"sensitive-mount", "writable-bind-mount"}},
+		{"/var/lib/docker/volumes below the engine's root", func(s *engine.ContainerSpec) {
+			s.Mounts = []engine.Mount{{Type: "bind", Source: "/var/lib/docker/volumes", Target: "/v", ReadOnly: true}}
+		}, []string{"sensitive-mount"}},
+		{"/proc/sysrq-trigger", func(s *engine.ContainerSpec) {
+			s.Mounts = []engine.Mount{{Type: "bind", Source: "/proc/sysrq-trigger", Target: "/t", ReadOnly: true}}
+		}, []string{"sensitive-mount"}},
+		{"image from a registry: no allow-list, no finding", func(s *engine.ContainerSpec) { s.Image = "evil.io/miner:1.0" }, nil},
+		{"restart always without a health check", func(s *engine.ContainerSpec) { s.Restart = "always"; s.Healthcheck = nil }, []string{"restart-unbounded", "no-healthcheck"}},
+		{"restart always with a health check", func(s *engine.ContainerSpec) { s.Restart = "always" }, nil},
 		{"device", func(s *engine.ContainerSpec) {
 			s.Devices = []engine.Device{{HostPath: "/dev/mem", ContainerPath: "/dev/mem"}}
 		}, []string{"devices"}},
