@@ -81,6 +81,7 @@ func NewRootCommand() *cobra.Command {
 		newProxyCommand(g),
 		newPolicyCommand(g),
 		newAuditCommand(g),
+		newGuardCommand(g),
 	)
 	return root
 }
