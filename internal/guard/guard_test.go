@@ -61,6 +61,9 @@ func TestDecide(t *testing.T) {
 		{"plugin from an archive", jsonReq("/v1.41/plugins/create?name=p", `{}`), false, "uploaded archive"},
 		{"plugin set", jsonReq("/v1.41/plugins/p/set", `["DEBUG=1"]`), false, "settings"},
 		{"pull is allowed without an allow-list", Request{RequestMethod: "POST", RequestURI: "/v1.41/images/create?fromImage=evil.io/x&tag=1"}, true, ""},
+		{"build on the host network", Request{RequestMethod: "POST", RequestURI: "/v1.41/build?t=x&networkmode=host"}, false, "rule host-network"},
+		{"build", Request{RequestMethod: "POST", RequestURI: "/v1.41/build?t=x"}, true, ""},
+		{"no method", Request{RequestURI: "/v1.41/containers/create"}, false, "no method"},
 		{"a GET is allowed", Request{RequestMethod: "GET", RequestURI: "/v1.41/containers/json"}, true, ""},
 		{"start is allowed", Request{RequestMethod: "POST", RequestURI: "/v1.41/containers/abc/start"}, true, ""},
 	} {
@@ -111,15 +114,58 @@ func TestHandler(t *testing.T) {
 
 // FuzzDecide: whatever the body, the judge returns a verdict and never
 // panics; a create it cannot read is never allowed.
+// judgedURIs are the endpoints whose bodies the guard reads.
+var judgedURIs = []string{
+	"/v1.41/containers/create?name=x",
+	"/v1.41/containers/abc/exec",
+	"/v1.41/services/create",
+	"/v1.41/services/abc/update?version=2",
+	"/v1.41/plugins/pull?remote=x/p:1",
+	"/v1.41/plugins/p/upgrade?remote=x/p:2",
+}
+
+// FuzzDecide feeds arbitrary bodies to every judged endpoint: the judge
+// never panics, and a body that is not JSON is never allowed.
 func FuzzDecide(f *testing.F) {
-	f.Add([]byte(`{"Image":"x:1","HostConfig":{"Privileged":true}}`))
-	f.Add([]byte(`{"HostConfig":{"Binds":["/:/h"]}}`))
-	f.Add([]byte(`{`))
+	f.Add(uint8(0), []byte(`{"Image":"x:1","HostConfig":{"Privileged":true}}`))
+	f.Add(uint8(0), []byte(`{"HostConfig":{"Binds":["/:/h"]}}`))
+	f.Add(uint8(0), []byte(`{`))
+	f.Add(uint8(1), []byte(`{"Privileged":true,"User":"root"}`))
+	f.Add(uint8(2), []byte(`{"Name":"s","TaskTemplate":{"ContainerSpec":{"Image":"x","Mounts":[{"Type":"bind","Source":"/"}]}}}`))
+	f.Add(uint8(3), []byte(`{"TaskTemplate":{"ContainerSpec":{"CapabilityAdd":["CAP_SYS_ADMIN"]}}}`))
+	f.Add(uint8(4), []byte(`[{"Name":"allow-all-devices","Value":["true"]}]`))
+	f.Add(uint8(5), []byte(`null`))
 	j := Judge{Policy: policy.Default()}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		d := decide(j, createReq(string(body)))
+	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
+		uri := judgedURIs[int(which)%len(judgedURIs)]
+		d := decide(j, jsonReq(uri, string(body)))
+		if d.Err != "" {
+			t.Fatalf("%s: the judge panicked on %q: %s", uri, body, d.Err)
+		}
 		if d.Allow && !json.Valid(body) {
-			t.Errorf("an unreadable create body was allowed: %q", body)
+			t.Errorf("%s: an unreadable body was allowed: %q", uri, body)
+		}
+	})
+}
+
+// FuzzHandler feeds arbitrary bytes as the engine's AuthZReq: the plugin
+// answers every one with a verdict, and allows none it cannot read.
+func FuzzHandler(f *testing.F) {
+	f.Add([]byte(`{"RequestMethod":"POST","RequestUri":"/containers/create","RequestBody":"e30=","RequestHeaders":{"Content-Type":"application/json"}}`))
+	f.Add([]byte(`{"RequestMethod":"GET","RequestUri":"/_ping"}`))
+	f.Add([]byte(`{"RequestBody":"!!"}`))
+	f.Add([]byte(`{`))
+	h := Handler(func() Judge { return Judge{Policy: policy.Default()} }, slog.New(slog.DiscardHandler))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", "/AuthZPlugin.AuthZReq", bytes.NewReader(raw)))
+		var r Response
+		if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil {
+			t.Fatalf("answer is not a verdict: %q", rec.Body.String())
+		}
+		var req Request
+		if r.Allow && json.Unmarshal(raw, &req) != nil {
+			t.Errorf("an unreadable AuthZReq was allowed: %q", raw)
 		}
 	})
 }

@@ -43,8 +43,11 @@ func (j Judge) Decide(req Request) Decision {
 	if err != nil {
 		return deny("", "berth guard: the request URI cannot be read, so it is denied")
 	}
+	if req.RequestMethod == "" || req.RequestURI == "" {
+		return deny("", "berth guard: the request names no method or URI, so it is denied")
+	}
 	p := versionPrefix.ReplaceAllString(u.Path, "")
-	if req.RequestMethod != "POST" {
+	if !strings.EqualFold(req.RequestMethod, "POST") {
 		return Decision{Response: Response{Allow: true}}
 	}
 	q := u.Query()
@@ -98,6 +101,9 @@ func (j Judge) Decide(req Request) Decision {
 		return deny("plugin-install", "berth guard: a plugin created from an uploaded archive declares its own privileges, which the plugin cannot see, so it is denied (fix: install it with docker plugin install from a registry, so its privileges are judged)")
 	case pluginSet.MatchString(p):
 		return deny("plugin-set", "berth guard: changing a plugin's settings can re-point its mounts and devices, which the guard does not judge, so it is denied (fix: stop the guard for this change; see docs/guard.md)")
+	case p == "/build" && q.Get("networkmode") == "host":
+		// Build steps on the host's network.
+		return j.hostVerdict("image-build", policy.Spec{Name: "build", NetworkMode: "host"})
 	case p == "/images/create" && q.Get("fromImage") != "":
 		return j.pull(q.Get("fromImage"))
 	}
@@ -142,15 +148,27 @@ func (j Judge) pull(image string) Decision {
 	return Decision{Response: Response{Allow: true}, Action: "image-pull"}
 }
 
-// pluginVerdict judges a plugin's privileges by the rules that hand it the
-// host; hygiene rules (limits, user, health checks) describe containers,
-// not the plugin's declared privileges, and would deny every plugin.
-func (j Judge) pluginVerdict(spec policy.Spec) Decision {
-	spec.User, spec.ReadOnlyRootfs, spec.NoNewPrivileges, spec.Healthcheck = "plugin", true, true, true
-	spec.Memory, spec.NanoCPUs, spec.PidsLimit = 1, 1, 1
-	spec.CapDrop = []string{"ALL"}
-	spec.LogOpts = map[string]string{"max-size": "plugin"}
-	return j.verdict("plugin-install", spec, "")
+// hostRules are the rules that judge what a plugin or a build is given:
+// the ones about handing over the host. Hygiene rules (limits, user, health
+// checks) describe a container, not a plugin's declared privileges, and
+// would deny every plugin.
+var hostRules = map[string]bool{
+	"privileged": true, "dangerous-capabilities": true, "added-capabilities": true,
+	"host-pid": true, "host-ipc": true, "host-network": true, "host-uts": true, "host-userns": true, "host-cgroupns": true,
+	"docker-socket": true, "sensitive-mount": true, "devices": true, "seccomp-unconfined": true, "apparmor-unconfined": true,
+}
+
+// pluginVerdict judges a plugin's privileges by the host rules.
+func (j Judge) pluginVerdict(spec policy.Spec) Decision { return j.hostVerdict("plugin-install", spec) }
+
+func (j Judge) hostVerdict(action string, spec policy.Spec) Decision {
+	var blocking []policy.Finding
+	for _, f := range policy.Blocking(j.Policy.Evaluate(&spec)) {
+		if hostRules[f.Rule] {
+			blocking = append(blocking, f)
+		}
+	}
+	return verdictOf(action, blocking, "")
 }
 
 // resolveBinds replaces every bind source with the host path it reaches
@@ -215,7 +233,10 @@ func readable(req Request, action string) ([]byte, Decision, bool) {
 }
 
 func (j Judge) verdict(action string, spec policy.Spec, note string) Decision {
-	blocking := policy.Blocking(j.Policy.Evaluate(&spec))
+	return verdictOf(action, policy.Blocking(j.Policy.Evaluate(&spec)), note)
+}
+
+func verdictOf(action string, blocking []policy.Finding, note string) Decision {
 	if len(blocking) == 0 {
 		return Decision{Response: Response{Allow: true}, Action: action}
 	}

@@ -2,6 +2,7 @@ package guard
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,7 +23,14 @@ func Handler(judge func() Judge, log *slog.Logger) http.Handler {
 	})
 	mux.HandleFunc("POST /AuthZPlugin.AuthZReq", func(w http.ResponseWriter, r *http.Request) {
 		var req Request
-		if err := json.NewDecoder(io.LimitReader(r.Body, maxRequest)).Decode(&req); err != nil {
+		raw, err := io.ReadAll(io.LimitReader(r.Body, maxRequest+1))
+		if err == nil && len(raw) > maxRequest {
+			err = errors.New("too large")
+		}
+		if err == nil {
+			err = json.Unmarshal(raw, &req)
+		}
+		if err != nil {
 			writeJSON(w, Response{Allow: false, Msg: "berth guard: the authorization request cannot be read, so it is denied"})
 			return
 		}
