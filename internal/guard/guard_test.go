@@ -252,3 +252,19 @@ func TestResolveHostPath(t *testing.T) {
 		}
 	}
 }
+
+// A waiver lets the request through and is named in the decision, so the
+// log shows every excused rule.
+func TestWaiverInDecision(t *testing.T) {
+	p := policy.Default()
+	p.Waivers = []policy.Waiver{{Rule: "devices", Label: "gpu=true", Reason: "CUDA needs /dev/nvidia0"}}
+	j := Judge{Policy: p}
+	d := j.Decide(createReq(`{"Image":"x:1","User":"1","Labels":{"gpu":"true"},"HostConfig":{"Devices":[{"PathOnHost":"/dev/nvidia0"}]}}`))
+	if !d.Allow || len(d.Waived) != 1 || d.Waived[0] != "devices" {
+		t.Fatalf("waived device: %+v", d)
+	}
+	d = j.Decide(createReq(`{"Image":"x:1","User":"1","HostConfig":{"Devices":[{"PathOnHost":"/dev/nvidia0"}]}}`))
+	if d.Allow {
+		t.Fatal("the waiver covered a container without its label")
+	}
+}

@@ -25,6 +25,9 @@ type Decision struct {
 	Response
 	Action string // container-create, exec-create, service-create, ... or "" for requests not judged
 	Rules  []string
+	// Waived are the rules a waiver excused for this request: logged, so a
+	// waiver is never invisible.
+	Waived []string
 }
 
 var (
@@ -233,7 +236,14 @@ func readable(req Request, action string) ([]byte, Decision, bool) {
 }
 
 func (j Judge) verdict(action string, spec policy.Spec, note string) Decision {
-	return verdictOf(action, policy.Blocking(j.Policy.Evaluate(&spec)), note)
+	fs := j.Policy.Evaluate(&spec)
+	d := verdictOf(action, policy.Blocking(fs), note)
+	for _, f := range fs {
+		if f.Waived {
+			d.Waived = append(d.Waived, f.Rule)
+		}
+	}
+	return d
 }
 
 func verdictOf(action string, blocking []policy.Finding, note string) Decision {

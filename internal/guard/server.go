@@ -36,7 +36,7 @@ func Handler(judge func() Judge, log *slog.Logger) http.Handler {
 		}
 		d := decide(judge(), req)
 		log.Info("authz", "user", req.User, "method", req.RequestMethod, "uri", req.RequestURI,
-			"action", d.Action, "allow", d.Allow, "rules", d.Rules)
+			"action", d.Action, "allow", d.Allow, "rules", d.Rules, "waived", d.Waived)
 		writeJSON(w, d.Response)
 	})
 	mux.HandleFunc("POST /AuthZPlugin.AuthZRes", func(w http.ResponseWriter, r *http.Request) {
