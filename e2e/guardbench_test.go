@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,9 +39,10 @@ func TestBenchGuard(t *testing.T) {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	name := fmt.Sprintf("berth-bench-%d", time.Now().UnixNano()%1_000_000)
 	startGuardProc(t, name, dir)
-	engines := testenv.StartEngines(t, 2, testenv.ExtraEngineOptions{})
-	plain := engines[0]
-	guarded := engines[1]
+	noop := startNoopPlugin(t, name+"-noop")
+	engines := testenv.StartEngines(t, 3, testenv.ExtraEngineOptions{})
+	plain, floor, guarded := engines[0], engines[1], engines[2]
+	floor.Restart(t, []string{"--authorization-plugin=" + noop})
 	guarded.Restart(t, []string{"--authorization-plugin=" + name})
 	const image = "berth-it/app:1.0"
 	for _, e := range engines {
@@ -48,7 +51,10 @@ func TestBenchGuard(t *testing.T) {
 
 	body := []byte(`{"Image":"` + image + `","User":"10001","HostConfig":{"CapDrop":["ALL"],"ReadonlyRootfs":true,"SecurityOpt":["no-new-privileges"],"Memory":67108864}}`)
 	type sample struct{ create, remove, list time.Duration }
-	clients := map[string]*http.Client{plain.Socket: unixClient(plain.Socket), guarded.Socket: unixClient(guarded.Socket)}
+	clients := map[string]*http.Client{}
+	for _, e := range engines {
+		clients[e.Socket] = unixClient(e.Socket)
+	}
 	measure := func(sock string, i int) (sample, error) {
 		c := clients[sock]
 		var s sample
@@ -78,24 +84,19 @@ func TestBenchGuard(t *testing.T) {
 			}
 		}
 	}
-	var plainS, guardS []sample
-	var plainWall, guardWall time.Duration
+	samples := map[*testenv.ExtraEngine][]sample{}
+	wall := map[*testenv.ExtraEngine]time.Duration{}
 	for i := range n {
-		order := []*testenv.ExtraEngine{plain, guarded}
-		if i%2 == 1 {
-			order = []*testenv.ExtraEngine{guarded, plain}
-		}
-		for _, e := range order {
+		// Rotate the order so each engine goes first, second and third alike.
+		for k := range engines {
+			e := engines[(i+k)%len(engines)]
 			t0 := time.Now()
 			s, err := measure(e.Socket, i)
 			if err != nil {
 				t.Fatalf("%s: %v", e.Name, err)
 			}
-			if e == plain {
-				plainS, plainWall = append(plainS, s), plainWall+time.Since(t0)
-			} else {
-				guardS, guardWall = append(guardS, s), guardWall+time.Since(t0)
-			}
+			samples[e] = append(samples[e], s)
+			wall[e] += time.Since(t0)
 		}
 	}
 	pick := func(ss []sample, f func(sample) time.Duration) []time.Duration {
@@ -109,8 +110,9 @@ func TestBenchGuard(t *testing.T) {
 	q := func(d []time.Duration, p float64) time.Duration { return d[min(len(d)-1, int(float64(len(d))*p))] }
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
 	var b strings.Builder
-	fmt.Fprintf(&b, "guard cost per Docker API call, %d rounds, engines alternated (Docker %s)\n", n, engineVersion(t, plain.Socket))
-	fmt.Fprintf(&b, "%-26s %12s %12s %12s %12s %12s %12s\n", "call", "p50 without", "p50 with", "p99 without", "p99 with", "p50 added", "p99 added")
+	fmt.Fprintf(&b, "guard cost per Docker API call, %d rounds, engines rotated (Docker %s)\n", n, engineVersion(t, plain.Socket))
+	fmt.Fprintf(&b, "without: no authorization plugin; no-op: a plugin that allows everything at once (the protocol's own cost); guard: berth guard\n")
+	fmt.Fprintf(&b, "%-24s %-6s %9s %9s %9s %12s %12s\n", "call", "", "without", "no-op", "guard", "guard-without", "guard-no-op")
 	for _, c := range []struct {
 		name string
 		f    func(sample) time.Duration
@@ -119,12 +121,14 @@ func TestBenchGuard(t *testing.T) {
 		{"GET /containers/json", func(s sample) time.Duration { return s.list }},
 		{"DELETE /containers/{id}", func(s sample) time.Duration { return s.remove }},
 	} {
-		a, g := pick(plainS, c.f), pick(guardS, c.f)
-		fmt.Fprintf(&b, "%-26s %12s %12s %12s %12s %12s %12s\n", c.name, ms(q(a, .5)), ms(q(g, .5)), ms(q(a, .99)), ms(q(g, .99)), ms(q(g, .5)-q(a, .5)), ms(q(g, .99)-q(a, .99)))
+		a, f, g := pick(samples[plain], c.f), pick(samples[floor], c.f), pick(samples[guarded], c.f)
+		for _, p := range []float64{.5, .99} {
+			fmt.Fprintf(&b, "%-24s p%-5.0f %9s %9s %9s %12s %12s\n", c.name, p*100, ms(q(a, p)), ms(q(f, p)), ms(q(g, p)), ms(q(g, p)-q(a, p)), ms(q(g, p)-q(f, p)))
+		}
 	}
-	rateA := float64(n) / plainWall.Seconds()
-	rateG := float64(n) / guardWall.Seconds()
-	fmt.Fprintf(&b, "create+list+remove cycles/s: without %.1f, with %.1f, ratio %.3fx\n", rateA, rateG, rateG/rateA)
+	rate := func(e *testenv.ExtraEngine) float64 { return float64(n) / wall[e].Seconds() }
+	fmt.Fprintf(&b, "create+list+remove cycles/s: without %.1f, no-op %.1f (%.3fx), guard %.1f (%.3fx of without, %.3fx of no-op)\n",
+		rate(plain), rate(floor), rate(floor)/rate(plain), rate(guarded), rate(guarded)/rate(plain), rate(guarded)/rate(floor))
 	t.Log("\n" + b.String())
 	if out := os.Getenv("BERTH_BENCH_OUT"); out != "" {
 		_ = os.WriteFile(out, []byte(b.String()), 0o644)
@@ -166,4 +170,65 @@ func engineVersion(t *testing.T, sock string) string {
 		return rest[:strings.IndexByte(rest, '"')]
 	}
 	return "?"
+}
+
+// noopEnv makes the test binary serve the no-op plugin on the socket it
+// names instead of running tests: a process of its own, like the guard.
+const noopEnv = "BERTH_NOOP_PLUGIN_SOCKET"
+
+func TestMain(m *testing.M) {
+	if sock := os.Getenv(noopEnv); sock != "" {
+		serveNoop(sock)
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func serveNoop(sock string) {
+	os.Remove(sock)
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	_ = http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/vnd.docker.plugins.v1+json")
+		if r.URL.Path == "/Plugin.Activate" {
+			io.WriteString(w, `{"Implements":["authz"]}`)
+			return
+		}
+		io.WriteString(w, `{"Allow":true}`)
+	}))
+}
+
+// startNoopPlugin runs an authorization plugin that allows everything
+// without reading anything, in a process of its own: the cost of the
+// protocol itself, which no plugin avoids.
+func startNoopPlugin(t *testing.T, name string) string {
+	t.Helper()
+	sock := filepath.Join("/run/docker/plugins", name+".sock")
+	if err := os.MkdirAll(filepath.Dir(sock), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), noopEnv+"="+sock)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		os.Remove(sock)
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
+			return name
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the no-op plugin did not listen")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -35,6 +35,12 @@ func Handler(judge func() Judge, log *slog.Logger) http.Handler {
 			return
 		}
 		d := decide(judge(), req)
+		if d.Allow && d.Action == "" {
+			// Not judged (a GET, a start, ...): allowed without a log line,
+			// which would cost every API call a write and bury decisions.
+			writeJSON(w, d.Response)
+			return
+		}
 		log.Info("authz", "user", req.User, "method", req.RequestMethod, "uri", req.RequestURI,
 			"action", d.Action, "allow", d.Allow, "rules", d.Rules, "waived", d.Waived)
 		writeJSON(w, d.Response)
