@@ -268,3 +268,25 @@ func TestWaiverInDecision(t *testing.T) {
 		t.Fatal("the waiver covered a container without its label")
 	}
 }
+
+// BenchmarkHandlerCreate is one judged container create through the
+// protocol handler, decision logged to a file: the guard's own work per
+// request, without the engine's round trips.
+func BenchmarkHandlerCreate(b *testing.B) {
+	f, err := os.Create(filepath.Join(b.TempDir(), "decisions.jsonl"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	h := Handler(func() Judge { return Judge{Policy: policy.Default()} }, slog.New(slog.NewJSONHandler(f, nil)))
+	body, _ := json.Marshal(Request{RequestMethod: "POST", RequestURI: "/v1.41/containers/create?name=b1",
+		RequestBody:    []byte(`{"Image":"berth-it/app:1.0","User":"10001","HostConfig":{"CapDrop":["ALL"],"ReadonlyRootfs":true,"SecurityOpt":["no-new-privileges"],"Memory":67108864}}`),
+		RequestHeaders: map[string]string{"Content-Type": "application/json"}})
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", "/AuthZPlugin.AuthZReq", bytes.NewReader(body)))
+		if !strings.Contains(rec.Body.String(), `"Allow":true`) {
+			b.Fatal(rec.Body.String())
+		}
+	}
+}
