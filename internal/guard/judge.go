@@ -132,9 +132,9 @@ func (j Judge) exec(req Request) Decision {
 	rules := j.Policy.Rules
 	switch {
 	case ex.Privileged && rules["privileged"] != policy.Off:
-		return deny("exec-create", "berth guard: privileged exec is denied by rule privileged (fix: run the command without --privileged)", "privileged")
+		return deny("exec-create", "berth guard: privileged exec is denied by rule privileged, CIS 5.22 (fix: run the command without --privileged)", "privileged")
 	case (user == "0" || user == "root") && rules["root-user"] != policy.Off && j.Policy.Mode != policy.Off:
-		return deny("exec-create", "berth guard: exec as root is denied by rule root-user (fix: exec as the container's own user, without --user root)", "root-user")
+		return deny("exec-create", "berth guard: exec as root is denied by rule root-user, CIS 5.23 (fix: exec as the container's own user, without --user root)", "root-user")
 	}
 	return Decision{Response: Response{Allow: true}, Action: "exec-create"}
 }

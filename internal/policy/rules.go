@@ -173,7 +173,7 @@ var builtin = []Rule{
 		Rationale: "Opting out of user namespace remapping makes root in the container root on the host.",
 		Fix:       "remove userns_mode: host",
 		check:     func(s *Spec) []string { return when(s.UsernsMode == "host", "opts out of user namespace remapping") }},
-	{ID: "host-cgroupns", Title: "Host cgroup namespace", CIS: "5.x", Severity: Medium,
+	{ID: "host-cgroupns", Title: "Host cgroup namespace", Severity: Medium,
 		Rationale: "The host's cgroup namespace exposes the host's cgroup tree.",
 		Fix:       "remove cgroup: host",
 		check:     func(s *Spec) []string { return when(s.CgroupnsMode == "host", "shares the host's cgroup namespace") }},
@@ -274,13 +274,13 @@ var builtin = []Rule{
 		Rationale: "Without a health check a hung process looks alive.",
 		Fix:       "add a healthcheck: (or a route with health: for web services)",
 		check:     func(s *Spec) []string { return when(!s.Healthcheck, "has no HEALTHCHECK") }},
-	{ID: "no-log-rotation", Title: "Logs not rotated", CIS: "", Severity: Low,
+	{ID: "no-log-rotation", Title: "Logs not rotated", Severity: Low,
 		Rationale: "An unrotated json-file log grows until the disk is full.",
 		Fix:       "set logging.options.max-size (berth sets 10m by default)",
 		check: func(s *Spec) []string {
 			return when((s.LogDriver == "" || s.LogDriver == "json-file") && s.LogOpts["max-size"] == "", "logs to json-file without max-size")
 		}},
-	{ID: "mutable-image-tag", Title: "Image by a mutable tag", CIS: "4.x", Severity: Medium,
+	{ID: "mutable-image-tag", Title: "Image by a mutable tag", Severity: Medium,
 		Rationale: "latest, or no tag at all, means a redeploy can run different code than was tested.",
 		Fix:       "pin the image by digest (@sha256:...) or an immutable version tag",
 		check: func(s *Spec) []string {
@@ -331,7 +331,7 @@ var builtin = []Rule{
 			}
 			return out
 		}},
-	{ID: "sysctls", Title: "Kernel parameters set", CIS: "5.x", Severity: Medium,
+	{ID: "sysctls", Title: "Kernel parameters set", Severity: Medium,
 		Rationale: "Namespaced sysctls change kernel behaviour for the container; some weaken isolation.",
 		Fix:       "remove sysctls: unless the app needs them, then waive with the reason",
 		check: func(s *Spec) []string {
