@@ -61,7 +61,7 @@ func TestGuardInstall(t *testing.T) {
 	if ps, _ := cfg["authorization-plugins"].([]any); len(ps) != 1 || ps[0] != "berth" {
 		t.Fatalf("authorization-plugins: %v", cfg["authorization-plugins"])
 	}
-	if u, err := os.ReadFile(unit); err != nil || !strings.Contains(string(u), "guard -f /etc/berth/policy.yaml --name berth") {
+	if u, err := os.ReadFile(unit); err != nil || !strings.Contains(string(u), `guard -f "/etc/berth/policy.yaml" --name berth`) {
 		t.Fatalf("unit: %s %v", u, err)
 	}
 	backups, _ := filepath.Glob(daemon + ".berth-*.bak")

@@ -43,7 +43,7 @@ func Containers(ctx context.Context, hosts []Engine, p policy.Policy) ([]Contain
 			if err != nil {
 				return nil, err
 			}
-			spec, err := policy.FromDockerJSON(raw, c.Name)
+			spec, err := policy.FromInspect(raw, c.Name)
 			if err != nil {
 				return nil, err
 			}

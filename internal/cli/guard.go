@@ -11,12 +11,14 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/berthhq/berth/internal/config"
 	"github.com/berthhq/berth/internal/guard"
 	"github.com/berthhq/berth/internal/policy"
 )
@@ -74,7 +76,21 @@ guard is down (the engine then refuses every request).`,
 	return cmd
 }
 
+// pluginName is what a plugin may be called: it names the socket file and
+// the systemd unit's command line.
+var pluginName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+
+func checkPluginName(name string) error {
+	if !pluginName.MatchString(name) {
+		return &UsageError{Msg: fmt.Sprintf("--name %q is not a plugin name (fix: lower-case letters, digits, '.', '_' and '-')", name)}
+	}
+	return nil
+}
+
 func runGuard(ctx context.Context, g *Globals, name, socket, logFile string) error {
+	if err := checkPluginName(name); err != nil {
+		return err
+	}
 	if socket == "" {
 		socket = filepath.Join(guard.PluginDir, name+".sock")
 	}
@@ -91,9 +107,28 @@ func runGuard(ctx context.Context, g *Globals, name, socket, logFile string) err
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	// The built-in policy applies only when no file was named and none is
+	// here at start; once the guard runs from a file, a reload that cannot
+	// read it keeps the last good policy rather than falling back.
+	load := func() (policy.Policy, error) { return policy.Default(), nil }
+	if _, err := os.Stat(g.File); g.File != defaultConfigFile || err == nil {
+		abs, err := filepath.Abs(g.File)
+		if err != nil {
+			return err
+		}
+		load = func() (policy.Policy, error) {
+			c, err := config.LoadPolicy(abs)
+			if err != nil {
+				return policy.Policy{}, err
+			}
+			return policy.FromConfig(c)
+		}
+	} else {
+		log.Warn("no policy file (-f) and no berth.yaml here: enforcing the built-in policy")
+	}
 	return guard.Run(ctx, guard.Options{
 		Socket: socket,
-		Load:   func() (policy.Policy, error) { return policyOnly(g) },
+		Load:   load,
 		Reload: hup,
 		Log:    log,
 	})
@@ -112,6 +147,13 @@ type fileChange struct {
 }
 
 func runGuardInstall(ctx context.Context, g *Globals, o installOptions, add bool) error {
+	if err := checkPluginName(o.name); err != nil {
+		return err
+	}
+	// Write through a symlinked daemon.json to the file it names.
+	if r, err := filepath.EvalSymlinks(o.daemonJSON); err == nil {
+		o.daemonJSON = r
+	}
 	plan, err := guard.PlanDaemonConfig(o.daemonJSON, o.name, add)
 	if err != nil {
 		return &UsageError{Msg: err.Error()}
@@ -142,19 +184,26 @@ func runGuardInstall(ctx context.Context, g *Globals, o installOptions, add bool
 	}
 
 	if o.yes {
-		if plan.Changed {
-			if plan.Before != nil {
-				changes[0].Backup = fmt.Sprintf("%s.berth-%s.bak", plan.Path, time.Now().UTC().Format("20060102T150405Z"))
-				if err := os.WriteFile(changes[0].Backup, plan.Before, 0o644); err != nil {
-					return fmt.Errorf("backing up %s: %w (nothing was changed)", plan.Path, err)
-				}
-			}
-			if err := writeAtomic(plan.Path, plan.After, 0o644); err != nil {
+		// The unit first: a daemon.json that names the plugin before
+		// anything can start it would lock the engine on its next restart.
+		if add && changes[1].Changed {
+			if err := writeAtomic(o.unitFile, unit, 0o644); err != nil {
 				return err
 			}
 		}
-		if add && changes[1].Changed {
-			if err := writeAtomic(o.unitFile, unit, 0o644); err != nil {
+		if plan.Changed {
+			// daemon.json may hold credentials (proxies): keep its mode.
+			mode := os.FileMode(0o644)
+			if fi, err := os.Stat(plan.Path); err == nil {
+				mode = fi.Mode().Perm()
+			}
+			if plan.Before != nil {
+				changes[0].Backup = fmt.Sprintf("%s.berth-%s.bak", plan.Path, time.Now().UTC().Format("20060102T150405Z"))
+				if err := writeAtomic(changes[0].Backup, plan.Before, mode); err != nil {
+					return fmt.Errorf("backing up %s: %w (nothing was changed)", plan.Path, err)
+				}
+			}
+			if err := writeAtomic(plan.Path, plan.After, mode); err != nil {
 				return err
 			}
 		}
@@ -251,6 +300,11 @@ func writeAtomic(path string, data []byte, mode os.FileMode) error {
 	}
 	if err := os.Rename(f.Name(), path); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	// The rename is durable only once the directory is.
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = d.Sync()
+		d.Close()
 	}
 	return nil
 }

@@ -46,8 +46,11 @@ type WaiverSetting struct {
 	Service, Container, Label string // exactly one
 	Reason                    string
 	Expires                   time.Time // zero: none; the waiver ends at the end of that day (UTC)
-	File                      string
-	Line, Column              int
+	// Guard makes the guard honour the waiver too. Off by default: at the
+	// guard, names and labels are chosen by whoever sends the request.
+	Guard        bool
+	File         string
+	Line, Column int
 }
 
 // RuleSetting is one rules: entry, ID: mode.
@@ -304,7 +307,11 @@ func (r *reader) waivers(f field) []WaiverSetting {
 	for i, item := range n.Content {
 		path := fmt.Sprintf("%s[%d]", f.path, i)
 		w := WaiverSetting{File: r.file, Line: item.Line, Column: item.Column}
-		for _, wf := range r.fields(item, path, []string{"rule", "service", "container", "label", "reason", "expires"}) {
+		for _, wf := range r.fields(item, path, []string{"rule", "service", "container", "label", "reason", "expires", "guard"}) {
+			if wf.key.Value == "guard" {
+				w.Guard, _ = r.boolean(wf)
+				continue
+			}
 			s, ok := r.str(wf)
 			if !ok {
 				continue

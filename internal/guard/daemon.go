@@ -48,6 +48,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	pol = ForGuard(pol)
 	var judge atomic.Pointer[Judge]
 	judge.Store(&Judge{Policy: pol})
 
@@ -111,6 +112,7 @@ func Run(ctx context.Context, o Options) error {
 				o.Log.Error("policy reload failed; the previous policy stays in force", "error", err.Error())
 				continue
 			}
+			p = ForGuard(p)
 			judge.Store(&Judge{Policy: p})
 			o.Log.Info("policy reloaded", "mode", p.Mode, "threshold", p.Threshold.String(),
 				"rules", len(p.AllRules()), "custom", len(p.Custom), "waivers", len(p.Waivers))
@@ -131,6 +133,22 @@ func Run(ctx context.Context, o Options) error {
 			}
 		}
 	}
+}
+
+// ForGuard is the policy as the guard applies it: only waivers marked
+// guard: true. A waiver selects by container name, label or service, and
+// at the guard all of those are chosen by whoever sends the request; a
+// waiver meant for one trusted container would otherwise excuse anyone who
+// names theirs the same.
+func ForGuard(p policy.Policy) policy.Policy {
+	var ws []policy.Waiver
+	for _, w := range p.Waivers {
+		if w.Guard {
+			ws = append(ws, w)
+		}
+	}
+	p.Waivers = ws
+	return p
 }
 
 // claimSocket removes a stale socket file, and refuses when another guard

@@ -290,3 +290,95 @@ func BenchmarkHandlerCreate(b *testing.B) {
 		}
 	}
 }
+
+// The holes a review found, each closed: the request must be denied, and
+// the message must say why.
+func TestReviewHoles(t *testing.T) {
+	j := Judge{Policy: policy.Default(), Resolve: func(p string) string {
+		if p == "/lib" {
+			return "/usr/lib" // a merged-/usr host
+		}
+		return p
+	}}
+	img := `"Image":"x:1","User":"10001"`
+	for _, c := range []struct {
+		name string
+		req  Request
+		want string
+	}{
+		{"version with a patch number", jsonReq("/v1.41.0/containers/create", `{`+img+`,"HostConfig":{"Privileged":true}}`), "rule privileged"},
+		{"version with a trailing dot", jsonReq("/v1.41./containers/create", `{`+img+`,"HostConfig":{"Privileged":true}}`), "rule privileged"},
+		{"double slash", jsonReq("/v1.41//containers//create", `{`+img+`,"HostConfig":{"Privileged":true}}`), "rule privileged"},
+		{"host settings at the top level", jsonReq("/v1.41/containers/create", `{`+img+`,"Privileged":true,"Binds":["/etc:/h"],"CapAdd":["SYS_ADMIN"]}`), "rule privileged"},
+		{"decoy Config", jsonReq("/v1.41/containers/create", `{"Image":"x:1","User":"0","Config":{"User":"10001"},"HostConfig":{"PidMode":"host"}}`), "rule host-pid"},
+		{"start with a body", jsonReq("/v1.41/containers/abc/start", `{"Privileged":true}`), "start request with a body"},
+		{"old API version", Request{RequestMethod: "POST", RequestURI: "/v1.23/containers/abc/start"}, "before 1.24"},
+		{"systempaths=unconfined", jsonReq("/v1.41/containers/create", `{`+img+`,"HostConfig":{"MaskedPaths":[],"ReadonlyPaths":[]}}`), "rule systempaths-unconfined"},
+		{"read-only paths dropped", jsonReq("/v1.41/containers/create", `{`+img+`,"HostConfig":{"ReadonlyPaths":["/proc/bus"]}}`), "rule systempaths-unconfined"},
+		{"device cgroup rule", jsonReq("/v1.41/containers/create", `{`+img+`,"HostConfig":{"DeviceCgroupRules":["b *:* rwm"]}}`), "rule devices"},
+		{"device request", jsonReq("/v1.41/containers/create", `{`+img+`,"HostConfig":{"DeviceRequests":[{"Driver":"nvidia","Count":-1,"Capabilities":[["gpu"]]}]}}`), "rule devices"},
+		{"volume mount that binds /etc", jsonReq("/v1.41/containers/create", `{`+img+`,"HostConfig":{"Mounts":[{"Type":"volume","Target":"/h","VolumeOptions":{"DriverConfig":{"Name":"local","Options":{"type":"none","o":"bind","device":"/etc"}}}}]}}`), "rule sensitive-mount"},
+		{"volume create binding /", jsonReq("/v1.41/volumes/create", `{"Name":"v","Driver":"local","DriverOpts":{"type":"none","o":"bind","device":"/"}}`), "rule sensitive-mount"},
+		{"service volume binding /etc", jsonReq("/v1.41/services/create", `{"Name":"s","TaskTemplate":{"ContainerSpec":{`+img+`,"Mounts":[{"Type":"volume","Target":"/h","VolumeOptions":{"DriverConfig":{"Options":{"o":"bind","device":"/etc"}}}}]}}}`), "rule sensitive-mount"},
+		{"the guard's own socket directory", jsonReq("/v1.41/containers/create", `{`+img+`,"HostConfig":{"Binds":["/run/docker/plugins:/p"]}}`), "rule sensitive-mount"},
+		{"/usr/local/bin", jsonReq("/v1.41/containers/create", `{`+img+`,"HostConfig":{"Binds":["/usr/local/bin:/b"]}}`), "rule sensitive-mount"},
+		{"someone's ssh keys", jsonReq("/v1.41/containers/create", `{`+img+`,"HostConfig":{"Binds":["/home/admin/.ssh:/k:ro"]}}`), "rule sensitive-mount"},
+		{"/lib on a merged-/usr host", jsonReq("/v1.41/containers/create", `{`+img+`,"HostConfig":{"Binds":["/lib:/l"]}}`), "rule sensitive-mount"},
+		{"swarm join", jsonReq("/v1.41/swarm/join", `{"RemoteAddrs":["10.0.0.1:2377"],"JoinToken":"x"}`), "joining a swarm"},
+		{"promote a node", jsonReq("/v1.41/nodes/n1/update?version=3", `{"Role":"manager","Availability":"active"}`), "promotion"},
+		{"form body", Request{RequestMethod: "POST", RequestURI: "/v1.41/images/create", RequestHeaders: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}}, "form body"},
+		{"exec as uid 00", jsonReq("/v1.41/containers/abc/exec", `{"User":"00"}`), "rule root-user"},
+		{"exec as +0:0", jsonReq("/v1.41/containers/abc/exec", `{"User":"+0:0"}`), "rule root-user"},
+		{"label=disable", jsonReq("/v1.41/containers/create", `{`+img+`,"HostConfig":{"SecurityOpt":["label=disable"]}}`), "rule selinux-disabled"},
+		{"seccomp profile allowing everything", jsonReq("/v1.41/containers/create", `{`+img+`,"HostConfig":{"SecurityOpt":["seccomp={\"defaultAction\":\"SCMP_ACT_ALLOW\"}"]}}`), "rule seccomp-unconfined"},
+		{"swarm plugin task with a decoy container", jsonReq("/v1.41/services/create", `{"Name":"s","TaskTemplate":{"Runtime":"plugin","ContainerSpec":{`+img+`}}}`), "cannot be read"},
+	} {
+		d := j.Decide(c.req)
+		if d.Allow || !strings.Contains(d.Msg, c.want) {
+			t.Errorf("%s: allow=%v msg=%q, want denied with %q", c.name, d.Allow, d.Msg, c.want)
+		}
+	}
+	// And what must stay allowed.
+	for _, c := range []struct {
+		name string
+		req  Request
+	}{
+		{"swarm init", jsonReq("/v1.41/swarm/init", `{"ListenAddr":"0.0.0.0:2377"}`)},
+		{"a plain named volume", jsonReq("/v1.41/volumes/create", `{"Name":"data"}`)},
+		{"drain a node", jsonReq("/v1.41/nodes/n1/update?version=3", `{"Role":"worker","Availability":"drain"}`)},
+		{"start without a body", Request{RequestMethod: "POST", RequestURI: "/v1.41/containers/abc/start"}},
+		{"a version path", Request{RequestMethod: "GET", RequestURI: "/version"}},
+		{"seccomp profile denying by default", jsonReq("/v1.41/containers/create", `{`+img+`,"HostConfig":{"SecurityOpt":["seccomp={\"defaultAction\":\"SCMP_ACT_ERRNO\"}"]}}`)},
+		{"zoneinfo read-only", jsonReq("/v1.41/containers/create", `{`+img+`,"HostConfig":{"Binds":["/usr/share/zoneinfo:/usr/share/zoneinfo:ro"]}}`)},
+	} {
+		if d := j.Decide(c.req); !d.Allow {
+			t.Errorf("%s: denied: %s", c.name, d.Msg)
+		}
+	}
+}
+
+// At the guard, names and labels are the requester's: only waivers marked
+// guard: true count, and exec follows the rule's mode.
+func TestGuardWaiversAndModes(t *testing.T) {
+	p := policy.Default()
+	p.Waivers = []policy.Waiver{
+		{Rule: "privileged", Container: "monitoring", Reason: "node exporter"},
+		{Rule: "devices", Container: "gpu-worker", Reason: "CUDA", Guard: true},
+	}
+	j := Judge{Policy: ForGuard(p)}
+	if d := j.Decide(jsonReq("/v1.41/containers/create?name=monitoring", `{"Image":"x:1","User":"1","HostConfig":{"Privileged":true}}`)); d.Allow {
+		t.Error("a waiver not marked guard: true let a privileged container through the guard")
+	}
+	if d := j.Decide(jsonReq("/v1.41/containers/create?name=gpu-worker", `{"Image":"x:1","User":"1","HostConfig":{"Devices":[{"PathOnHost":"/dev/nvidia0"}]}}`)); !d.Allow {
+		t.Errorf("a guard waiver was not honoured: %s", d.Msg)
+	}
+	// A body Name does not claim a waiver: the name is the query's.
+	if d := j.Decide(jsonReq("/v1.41/containers/create?name=other", `{"Name":"gpu-worker","Image":"x:1","User":"1","HostConfig":{"Devices":[{"PathOnHost":"/dev/nvidia0"}]}}`)); d.Allow {
+		t.Error("a Name in the body claimed a waiver")
+	}
+	warn := policy.Default()
+	warn.Mode = policy.Warn
+	if d := (Judge{Policy: warn}).Decide(jsonReq("/v1.41/containers/abc/exec", `{"Privileged":true,"User":"root"}`)); !d.Allow {
+		t.Errorf("in warn mode exec was denied: %s", d.Msg)
+	}
+}

@@ -148,7 +148,7 @@ Before=docker.service
 After=local-fs.target
 
 [Service]
-ExecStart=%[1]s guard -f %[2]s --name %[3]s
+ExecStart=%[1]q guard -f %[2]q --name %[3]s
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=always
 RestartSec=1

@@ -82,7 +82,7 @@ func TestDiff(t *testing.T) {
 
 func TestSystemdUnit(t *testing.T) {
 	u := SystemdUnit("/usr/local/bin/berth", "/etc/berth/policy.yaml", "berth")
-	for _, want := range []string{"ExecStart=/usr/local/bin/berth guard -f /etc/berth/policy.yaml --name berth", "Before=docker.service", "Restart=always", "ExecReload=/bin/kill -HUP $MAINPID"} {
+	for _, want := range []string{`ExecStart="/usr/local/bin/berth" guard -f "/etc/berth/policy.yaml" --name berth`, "Before=docker.service", "Restart=always", "ExecReload=/bin/kill -HUP $MAINPID"} {
 		if !strings.Contains(u, want) {
 			t.Errorf("unit lacks %q", want)
 		}

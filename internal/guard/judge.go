@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"path"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/berthhq/berth/internal/policy"
@@ -31,27 +33,44 @@ type Decision struct {
 }
 
 var (
-	versionPrefix = regexp.MustCompile(`^/v[0-9]+(\.[0-9]+)?`)
-	execCreate    = regexp.MustCompile(`^/containers/[^/]+/exec$`)
-	serviceUpdate = regexp.MustCompile(`^/services/[^/]+/update$`)
-	pluginUpgrade = regexp.MustCompile(`^/plugins/.+/upgrade$`)
-	pluginSet     = regexp.MustCompile(`^/plugins/.+/set$`)
+	// versionPrefix is the engine router's /v{version:[0-9.]+}: /v1.41.0
+	// and /v1.41. are versions to it too.
+	versionPrefix  = regexp.MustCompile(`^/v([0-9.]+)(/|$)`)
+	execCreate     = regexp.MustCompile(`^/containers/[^/]+/exec$`)
+	containerStart = regexp.MustCompile(`^/containers/[^/]+/start$`)
+	serviceUpdate  = regexp.MustCompile(`^/services/[^/]+/update$`)
+	nodeUpdate     = regexp.MustCompile(`^/nodes/[^/]+/update$`)
+	pluginUpgrade  = regexp.MustCompile(`^/plugins/.+/upgrade$`)
+	pluginSet      = regexp.MustCompile(`^/plugins/.+/set$`)
 )
 
 // Decide judges one request. Requests that cannot create privilege are
 // allowed; the ones that can are judged, and denied when their body cannot
 // be read.
 func (j Judge) Decide(req Request) Decision {
+	if req.RequestMethod == "" || req.RequestURI == "" {
+		return deny("", "berth guard: the request names no method or URI, so it is denied")
+	}
 	u, err := url.Parse(req.RequestURI)
 	if err != nil {
 		return deny("", "berth guard: the request URI cannot be read, so it is denied")
 	}
-	if req.RequestMethod == "" || req.RequestURI == "" {
-		return deny("", "berth guard: the request names no method or URI, so it is denied")
-	}
-	p := versionPrefix.ReplaceAllString(u.Path, "")
 	if !strings.EqualFold(req.RequestMethod, "POST") {
 		return Decision{Response: Response{Allow: true}}
+	}
+	p := path.Clean("/" + u.Path)
+	if m := versionPrefix.FindStringSubmatch(p); m != nil {
+		p = "/" + strings.TrimPrefix(p[len(m[0]):], "/")
+		if apiBefore(m[1], 1, 24) {
+			// Before 1.24 a start request may carry a new HostConfig,
+			// which would change a container judged at create.
+			return deny("", "berth guard: Engine API versions before 1.24 can change a container's host settings at start, so they are denied (fix: use a client with API 1.24 or newer)")
+		}
+	}
+	if ct := strings.ToLower(header(req, "Content-Type")); strings.HasPrefix(ct, "application/x-www-form-urlencoded") || strings.HasPrefix(ct, "multipart/form-data") {
+		// The engine reads parameters from form bodies too, and does not
+		// forward them to plugins.
+		return deny("", "berth guard: a form body can carry parameters the plugin cannot see, so it is denied (fix: pass parameters in the query string, as the docker CLI does)")
 	}
 	q := u.Query()
 	switch {
@@ -60,7 +79,7 @@ func (j Judge) Decide(req Request) Decision {
 		if !ok {
 			return d
 		}
-		spec, err := policy.FromDockerJSON(body, q.Get("name"))
+		spec, err := policy.FromCreateBody(body, q.Get("name"))
 		if err != nil {
 			return deny("container-create", "berth guard: the container create request cannot be read, so it is denied")
 		}
@@ -100,22 +119,32 @@ func (j Judge) Decide(req Request) Decision {
 			return deny("plugin-install", "berth guard: the plugin's privileges cannot be read, so the install is denied")
 		}
 		return j.pluginVerdict(spec)
+	case containerStart.MatchString(p) && len(req.RequestBody) > 0:
+		return deny("container-start", "berth guard: a start request with a body can change the container's host settings, so it is denied (fix: start without a body; set host settings at create)")
+	case p == "/volumes/create":
+		return j.volume(req)
+	case p == "/swarm/join":
+		return deny("swarm-join", "berth guard: tasks a swarm sends to this engine do not pass through its authorization plugin, so joining a swarm is denied (fix: join before the guard is installed, and run a guard on every manager; see docs/guard.md)")
+	case nodeUpdate.MatchString(p):
+		return j.nodeUpdate(req)
 	case p == "/plugins/create":
 		return deny("plugin-install", "berth guard: a plugin created from an uploaded archive declares its own privileges, which the plugin cannot see, so it is denied (fix: install it with docker plugin install from a registry, so its privileges are judged)")
 	case pluginSet.MatchString(p):
 		return deny("plugin-set", "berth guard: changing a plugin's settings can re-point its mounts and devices, which the guard does not judge, so it is denied (fix: stop the guard for this change; see docs/guard.md)")
 	case p == "/build" && q.Get("networkmode") == "host":
 		// Build steps on the host's network.
-		return j.hostVerdict("image-build", policy.Spec{Name: "build", NetworkMode: "host"})
+		return j.hostVerdict("image-build", policy.Spec{Name: "build", NetworkMode: "host"}, "")
 	case p == "/images/create" && q.Get("fromImage") != "":
 		return j.pull(q.Get("fromImage"))
 	}
 	return Decision{Response: Response{Allow: true}}
 }
 
-// exec judges an exec: privileged, or as root, is denied; without a user
-// the exec runs as the container's own user, which was judged when the
-// container was created.
+// exec judges an exec: privileged (CIS 5.22), or as root (CIS 5.23), is
+// denied while the rule's mode is enforce, whatever the threshold: a
+// locked-down container gains nothing from its own settings if anyone can
+// exec into it as root. Without a user the exec runs as the container's
+// own user, which was judged when the container was created.
 func (j Judge) exec(req Request) Decision {
 	body, d, ok := readable(req, "exec-create")
 	if !ok {
@@ -126,17 +155,77 @@ func (j Judge) exec(req Request) Decision {
 		User       string
 	}
 	if err := json.Unmarshal(body, &ex); err != nil {
-		return deny("exec-create", "berth guard: the exec request cannot be read, so it is denied")
+		return deny("exec-create", "berth guard: the exec request cannot be read, so it is denied (fix: send it as the docker CLI does: JSON with Privileged as a boolean)")
 	}
-	user, _, _ := strings.Cut(strings.TrimSpace(ex.User), ":")
-	rules := j.Policy.Rules
 	switch {
-	case ex.Privileged && rules["privileged"] != policy.Off:
+	case ex.Privileged && j.enforced("privileged"):
 		return deny("exec-create", "berth guard: privileged exec is denied by rule privileged, CIS 5.22 (fix: run the command without --privileged)", "privileged")
-	case (user == "0" || user == "root") && rules["root-user"] != policy.Off && j.Policy.Mode != policy.Off:
+	case isRootUser(ex.User) && j.enforced("root-user"):
 		return deny("exec-create", "berth guard: exec as root is denied by rule root-user, CIS 5.23 (fix: exec as the container's own user, without --user root)", "root-user")
 	}
 	return Decision{Response: Response{Allow: true}, Action: "exec-create"}
+}
+
+// enforced says whether a rule's mode is enforce.
+func (j Judge) enforced(rule string) bool {
+	mode := j.Policy.Mode
+	if m, ok := j.Policy.Rules[rule]; ok {
+		mode = m
+	}
+	return mode == policy.Enforce
+}
+
+// isRootUser: "root", or any number that is 0 ("0", "00", "+0"), with or
+// without a group.
+func isRootUser(u string) bool {
+	name, _, _ := strings.Cut(strings.TrimSpace(u), ":")
+	if name == "root" {
+		return true
+	}
+	n, err := strconv.Atoi(name)
+	return err == nil && n == 0
+}
+
+// volume judges a volume create: the local driver with o=bind is a bind
+// mount of its device into whatever container later mounts the volume by
+// name, which then looks like any named volume.
+func (j Judge) volume(req Request) Decision {
+	body, d, ok := readable(req, "volume-create")
+	if !ok {
+		return d
+	}
+	var v struct {
+		Name       string
+		Driver     string
+		DriverOpts map[string]string
+	}
+	if err := json.Unmarshal(body, &v); err != nil {
+		return deny("volume-create", "berth guard: the volume create request cannot be read, so it is denied (fix: send JSON, as the docker CLI does)")
+	}
+	dev, isBind := policy.LocalBindDevice(v.Driver, v.DriverOpts)
+	if !isBind {
+		return Decision{Response: Response{Allow: true}, Action: "volume-create"}
+	}
+	spec := policy.Spec{Name: "volume " + v.Name, Mounts: []policy.Mount{{Type: "bind", Source: dev, Target: "/volume"}}}
+	note := j.resolveBinds(&spec)
+	return j.hostVerdict("volume-create", spec, note)
+}
+
+// nodeUpdate judges a swarm node update: promoting a node to manager lets
+// services be created through its API, which this guard does not see.
+func (j Judge) nodeUpdate(req Request) Decision {
+	body, d, ok := readable(req, "node-update")
+	if !ok {
+		return d
+	}
+	var n struct{ Role string }
+	if err := json.Unmarshal(body, &n); err != nil {
+		return deny("node-update", "berth guard: the node update cannot be read, so it is denied")
+	}
+	if strings.EqualFold(n.Role, "manager") {
+		return deny("node-update", "berth guard: a new manager can create services this guard does not see, so promotion is denied (fix: run a guard on the node first, then promote it with the guard stopped here; see docs/guard.md)")
+	}
+	return Decision{Response: Response{Allow: true}, Action: "node-update"}
 }
 
 // pull judges an image pull against the registry allow-list, so an image
@@ -162,34 +251,37 @@ var hostRules = map[string]bool{
 }
 
 // pluginVerdict judges a plugin's privileges by the host rules.
-func (j Judge) pluginVerdict(spec policy.Spec) Decision { return j.hostVerdict("plugin-install", spec) }
+func (j Judge) pluginVerdict(spec policy.Spec) Decision {
+	return j.hostVerdict("plugin-install", spec, "")
+}
 
-func (j Judge) hostVerdict(action string, spec policy.Spec) Decision {
+func (j Judge) hostVerdict(action string, spec policy.Spec, note string) Decision {
 	var blocking []policy.Finding
 	for _, f := range policy.Blocking(j.Policy.Evaluate(&spec)) {
 		if hostRules[f.Rule] {
 			blocking = append(blocking, f)
 		}
 	}
-	return verdictOf(action, blocking, "")
+	return verdictOf(action, blocking, note)
 }
 
-// resolveBinds replaces every bind source with the host path it reaches
-// and returns a note naming the ones that differ.
+// resolveBinds adds, for every bind source that leads somewhere else on
+// this host (a symlink, ".."), a mount of where it leads, so both the
+// written path and the real one are judged, and returns a note naming them.
 func (j Judge) resolveBinds(s *policy.Spec) string {
 	resolve := j.Resolve
 	if resolve == nil {
 		resolve = ResolveHostPath
 	}
 	var notes []string
-	for i := range s.Mounts {
-		m := &s.Mounts[i]
+	for _, m := range s.Mounts {
 		if m.Type != "bind" {
 			continue
 		}
 		if r := resolve(m.Source); r != m.Source {
 			notes = append(notes, fmt.Sprintf("%s resolves to %s on the host", m.Source, r))
 			m.Source = r
+			s.Mounts = append(s.Mounts, m)
 		}
 	}
 	return strings.Join(notes, "; ")
@@ -218,19 +310,14 @@ func ResolveHostPath(path string) string {
 // plugin cannot see it: no body, an empty one, not JSON, or over the size
 // the engine forwards.
 func readable(req Request, action string) ([]byte, Decision, bool) {
-	ct := ""
-	for k, v := range req.RequestHeaders {
-		if strings.EqualFold(k, "Content-Type") {
-			ct = v
-		}
-	}
+	ct := header(req, "Content-Type")
 	switch {
 	case len(req.RequestBody) == 0:
-		return nil, deny(action, "berth guard: the request body is not visible to the plugin (empty, or over the engine's 1 MiB forwarding limit), so it is denied"), false
+		return nil, deny(action, "berth guard: the request body is not visible to the plugin (empty, not JSON, or over the engine's 1 MiB forwarding limit), so it is denied (fix: send the body as application/json, under 1 MiB)"), false
 	case len(req.RequestBody) > maxForwardedBody:
-		return nil, deny(action, "berth guard: the request body is over 1 MiB, so it is denied"), false
+		return nil, deny(action, "berth guard: the request body is over 1 MiB, so it is denied (fix: send the body as application/json, under 1 MiB)"), false
 	case !strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct)), "application/json"):
-		return nil, deny(action, fmt.Sprintf("berth guard: the request body is %q, not JSON, so it is denied", ct)), false
+		return nil, deny(action, fmt.Sprintf("berth guard: the request body is %q, not JSON, so it is denied (fix: send the body as application/json, under 1 MiB)", ct)), false
 	}
 	return req.RequestBody, Decision{}, true
 }
@@ -264,4 +351,28 @@ func verdictOf(action string, blocking []policy.Finding, note string) Decision {
 
 func deny(action, msg string, rules ...string) Decision {
 	return Decision{Response: Response{Allow: false, Msg: msg}, Action: action, Rules: rules}
+}
+
+func header(req Request, name string) string {
+	for k, v := range req.RequestHeaders {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+// apiBefore says whether API version v is older than major.minor.
+func apiBefore(v string, major, minor int) bool {
+	parts := strings.Split(strings.Trim(v, "."), ".")
+	ma, err1 := strconv.Atoi(parts[0])
+	mi := 0
+	var err2 error
+	if len(parts) > 1 && parts[1] != "" {
+		mi, err2 = strconv.Atoi(parts[1])
+	}
+	if err1 != nil || err2 != nil {
+		return true // a version nobody can read is not a new one
+	}
+	return ma < major || ma == major && mi < minor
 }

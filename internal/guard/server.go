@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 )
 
 // maxRequest bounds what the plugin reads of one engine request: the
@@ -41,7 +42,7 @@ func Handler(judge func() Judge, log *slog.Logger) http.Handler {
 			writeJSON(w, d.Response)
 			return
 		}
-		log.Info("authz", "user", req.User, "method", req.RequestMethod, "uri", req.RequestURI,
+		log.Info("authz", "user", req.User, "method", req.RequestMethod, "uri", logURI(req.RequestURI),
 			"action", d.Action, "allow", d.Allow, "rules", d.Rules, "waived", d.Waived)
 		writeJSON(w, d.Response)
 	})
@@ -64,4 +65,24 @@ func decide(j Judge, req Request) (d Decision) {
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/vnd.docker.plugins.v1+json")
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// loggedParams are the query parameters a decision log line keeps: the
+// ones judged. Others (build args, say) may carry secrets.
+var loggedParams = []string{"name", "fromImage", "tag", "remote", "networkmode", "rollback", "version"}
+
+func logURI(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unreadable)"
+	}
+	q := u.Query()
+	kept := url.Values{}
+	for _, k := range loggedParams {
+		if v, ok := q[k]; ok {
+			kept[k] = v
+		}
+	}
+	u.RawQuery = kept.Encode()
+	return u.String()
 }

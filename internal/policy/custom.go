@@ -141,8 +141,10 @@ func (c CustomRule) Compile() (Rule, error) {
 			out, _, err := prg.Eval(specActivation{s})
 			if err != nil {
 				// A rule that cannot decide must not let the container
-				// through silently.
-				return []string{fmt.Sprintf("%s (the rule could not be evaluated: %v; counted as a violation)", msg, err)}
+				// through silently. The error's text is left out: CEL
+				// quotes values in it ("no such key: ..."), and a value
+				// may be a secret.
+				return []string{msg + " (the rule could not be evaluated on this container, a missing map key or a failed conversion; counted as a violation)"}
 			}
 			if v, ok := out.Value().(bool); ok && v {
 				return []string{msg}

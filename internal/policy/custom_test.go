@@ -81,6 +81,12 @@ func TestCustomRuleEvalErrorIsAViolation(t *testing.T) {
 	if len(msgs) != 1 || !strings.Contains(msgs[0], "could not be evaluated") {
 		t.Fatalf("got %q, want one violation saying the rule could not be evaluated", msgs)
 	}
+	// CEL quotes values in its errors; a value may be a secret.
+	r = compile(t, `spec.env.exists(e, spec.labels[e.value] == "x")`)
+	msgs = r.check(&Spec{Env: []EnvVar{{Name: "DB_PASSWORD", Value: "hunter2"}}})
+	if len(msgs) != 1 || strings.Contains(msgs[0], "hunter2") {
+		t.Fatalf("got %q: a violation without the value", msgs)
+	}
 }
 
 func TestCustomRulesInPolicy(t *testing.T) {

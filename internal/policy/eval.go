@@ -34,6 +34,7 @@ type Waiver struct {
 	Label     string // key=value
 	Reason    string
 	Expires   time.Time // zero: no expiry
+	Guard     bool      // the guard honours it too (see docs/guard.md)
 }
 
 func (w Waiver) selects(s *Spec) bool {

@@ -58,7 +58,7 @@ func FromConfig(c config.Policy) (Policy, error) {
 				Msg: "waiver for unknown rule " + w.Rule, Fix: "see `berth policy list` for the rule IDs"})
 			continue
 		}
-		p.Waivers = append(p.Waivers, Waiver{Rule: w.Rule, Service: w.Service, Container: w.Container, Label: w.Label, Reason: w.Reason, Expires: w.Expires})
+		p.Waivers = append(p.Waivers, Waiver{Rule: w.Rule, Service: w.Service, Container: w.Container, Label: w.Label, Reason: w.Reason, Expires: w.Expires, Guard: w.Guard})
 	}
 	if len(errs) > 0 {
 		return p, errs

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"strings"
 
 	"github.com/berthhq/berth/internal/engine"
@@ -73,9 +74,31 @@ func parseSecurityOpt(s *Spec, opts []string) {
 		case "no-new-privileges":
 			s.NoNewPrivileges = !ok || v == "true" || v == ""
 		case "seccomp":
-			s.Seccomp = v
+			s.Seccomp = seccompMode(v)
 		case "apparmor":
 			s.AppArmor = v
+		case "label":
+			s.SELinuxDisabled = s.SELinuxDisabled || v == "disable"
+		case "systempaths":
+			s.UnmaskedPaths = s.UnmaskedPaths || v == "unconfined"
 		}
 	}
+}
+
+// seccompMode reads a seccomp option: "unconfined", a profile name, or a
+// profile inlined as JSON (what the docker CLI sends for a file), which is
+// unconfined in effect when it allows every call it does not list.
+func seccompMode(v string) string {
+	if !strings.HasPrefix(strings.TrimSpace(v), "{") {
+		return v
+	}
+	var p struct{ DefaultAction string }
+	if err := json.Unmarshal([]byte(v), &p); err != nil {
+		return "unconfined" // a profile nobody can read protects nothing we can vouch for
+	}
+	switch p.DefaultAction {
+	case "SCMP_ACT_ALLOW", "SCMP_ACT_LOG":
+		return "unconfined"
+	}
+	return "custom"
 }

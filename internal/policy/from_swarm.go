@@ -17,19 +17,16 @@ type swarmService struct {
 	Name         string
 	Labels       map[string]string
 	TaskTemplate struct {
+		Runtime       string
 		ContainerSpec *struct {
-			Image  string
-			Labels map[string]string
-			User   string
-			Env    []string
-			Mounts []struct {
-				Type     string
-				Source   string
-				Target   string
-				ReadOnly bool
-			}
+			Image      string
+			Labels     map[string]string
+			User       string
+			Env        []string
+			Mounts     []dockerMount
 			Privileges *struct {
 				NoNewPrivileges bool
+				SELinuxContext  *struct{ Disable bool }
 				Seccomp         *struct {
 					Mode    string
 					Profile []byte // a JSON profile, base64 in the body
@@ -83,6 +80,11 @@ func FromSwarmService(body []byte) (Spec, error) {
 	if err := json.Unmarshal(body, &d); err != nil {
 		return Spec{}, fmt.Errorf("reading the service spec: %w", err)
 	}
+	if r := d.TaskTemplate.Runtime; r != "" && r != "container" {
+		// A plugin task carries its own privileges (PluginSpec), and may
+		// come with a harmless ContainerSpec as a decoy.
+		return Spec{}, fmt.Errorf("reading the service spec: its tasks run %q, not containers", r)
+	}
 	c := d.TaskTemplate.ContainerSpec
 	if c == nil {
 		// Plugin and network-attachment tasks have no ContainerSpec; they
@@ -110,10 +112,11 @@ func FromSwarmService(body []byte) (Spec, error) {
 		s.Env = append(s.Env, EnvVar{Name: k, Value: v})
 	}
 	for _, m := range c.Mounts {
-		s.Mounts = append(s.Mounts, Mount{Type: m.Type, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
+		s.Mounts = append(s.Mounts, m.normalize())
 	}
 	if p := c.Privileges; p != nil {
 		s.NoNewPrivileges = p.NoNewPrivileges
+		s.SELinuxDisabled = p.SELinuxContext != nil && p.SELinuxContext.Disable
 		if p.Seccomp != nil {
 			s.Seccomp = swarmSeccomp(p.Seccomp.Mode, p.Seccomp.Profile)
 		}

@@ -290,7 +290,7 @@ func TestSwarmServiceMatchesCreateBody(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fromBody, err := FromDockerJSON([]byte(tt.container), "shop")
+			fromBody, err := FromCreateBody([]byte(tt.container), "shop")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -87,9 +87,10 @@ var allowedCaps = []string{"NET_BIND_SERVICE"}
 // any path below them either (a bind of /etc/shadow is /etc's secrets),
 // except the few files containers ordinarily read, read-only.
 var (
-	sensitivePaths = []string{"/", "/var/run", "/run", "/usr", "/lib", "/lib64", "/bin", "/sbin", "/home", "/var", "/var/lib", "/opt", "/srv"}
-	sensitiveTrees = []string{"/etc", "/proc", "/sys", "/boot", "/dev", "/var/lib/docker", "/var/lib/containerd", "/root", "/var/lib/kubelet", "/run/containerd", "/var/log"}
-	benignReadOnly = []string{"/etc/localtime", "/etc/timezone", "/etc/ssl/certs", "/etc/ca-certificates", "/etc/pki/ca-trust"}
+	sensitivePaths = []string{"/", "/var", "/var/lib", "/opt", "/srv", "/home", "/mnt", "/media", "/tmp"}
+	sensitiveTrees = []string{"/etc", "/proc", "/sys", "/boot", "/dev", "/root", "/run", "/var/run", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+		"/var/lib/docker", "/var/lib/containerd", "/var/lib/kubelet", "/var/log", "/var/spool/cron"}
+	benignReadOnly = []string{"/etc/localtime", "/etc/timezone", "/etc/ssl/certs", "/etc/ca-certificates", "/etc/pki/ca-trust", "/usr/share/zoneinfo", "/usr/share/ca-certificates"}
 )
 
 // sensitiveMount says whether a bind of source exposes the host.
@@ -97,6 +98,9 @@ func sensitiveMount(source string, readOnly bool) bool {
 	p := path.Clean(source)
 	if slices.Contains(sensitivePaths, p) {
 		return true
+	}
+	if slices.Contains(strings.Split(p, "/"), ".ssh") {
+		return true // someone's SSH keys and authorized_keys
 	}
 	for _, t := range sensitiveTrees {
 		if p == t || strings.HasPrefix(p, t+"/") {
@@ -201,6 +205,16 @@ var builtin = []Rule{
 			}
 			return out
 		}},
+	{ID: "systempaths-unconfined", Title: "Kernel interfaces unmasked", Severity: Critical,
+		Rationale: "systempaths=unconfined makes /proc/sys writable and /proc/kcore readable: root in the container can then change the host's kernel settings, such as the core dump handler, and run code on the host.",
+		Fix:       "remove security_opt: systempaths=unconfined (and any MaskedPaths/ReadonlyPaths override)",
+		check: func(s *Spec) []string {
+			return when(s.UnmaskedPaths, "unmasks the host's kernel interfaces under /proc and /sys")
+		}},
+	{ID: "selinux-disabled", Title: "SELinux separation disabled", CIS: "5.2", Severity: High,
+		Rationale: "label=disable turns off SELinux separation, a layer that stops a container reaching host files and other containers.",
+		Fix:       "remove security_opt: label=disable; relabel the volume with :z or :Z instead",
+		check:     func(s *Spec) []string { return when(s.SELinuxDisabled, "runs with SELinux separation disabled") }},
 	{ID: "writable-bind-mount", Title: "Writable bind mount", CIS: "5.5", Severity: Medium,
 		Rationale: "A writable host directory lets a compromised container plant files the host or other containers trust.",
 		Fix:       "mount it read-only (:ro), or use a named volume",

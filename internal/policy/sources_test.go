@@ -42,7 +42,7 @@ func TestCreateBodyMatchesEngineSpec(t *testing.T) {
 	 "HostConfig":{"CapAdd":["SYS_ADMIN","CAP_CHOWN"],"SecurityOpt":["seccomp=unconfined"],"PidMode":"host","IpcMode":"host",
 	  "Binds":["/var/run/docker.sock:/var/run/docker.sock","/etc:/host-etc:ro"],"Devices":[{"PathOnHost":"/dev/null","PathInContainer":"/dev/xnull"}],
 	  "RestartPolicy":{"Name":"on-failure"},"PortBindings":{"8080/tcp":[{"HostIp":"","HostPort":"81"}]}}}`
-	fromBody, err := FromDockerJSON([]byte(body), "x")
+	fromBody, err := FromCreateBody([]byte(body), "x")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestCreateBodyMatchesEngineSpec(t *testing.T) {
 	if strings.Join(a, ",") != strings.Join(b, ",") {
 		t.Errorf("engine spec %v\ncreate body %v", a, b)
 	}
-	if _, err := FromDockerJSON([]byte(`{"HostConfig":`), "x"); err == nil {
+	if _, err := FromCreateBody([]byte(`{"HostConfig":`), "x"); err == nil {
 		t.Errorf("a truncated body was accepted")
 	}
 }
@@ -74,7 +74,7 @@ func TestInspectMatchesEngineSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inspected, err := FromDockerJSON(raw, "")
+	inspected, err := FromInspect(raw, "")
 	if err != nil {
 		t.Fatal(err)
 	}

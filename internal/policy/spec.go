@@ -25,6 +25,8 @@ type Spec struct {
 	Seccomp         string `cel:"seccomp"` // "unconfined", a profile, or "" (the engine's default)
 	AppArmor        string `cel:"apparmor"`
 	ReadOnlyRootfs  bool   `cel:"read_only_rootfs"`
+	SELinuxDisabled bool   `cel:"selinux_disabled"` // label=disable
+	UnmaskedPaths   bool   `cel:"unmasked_paths"`   // systempaths=unconfined: /proc/sys writable, /proc/kcore visible
 
 	Memory    int64 `cel:"memory"`
 	NanoCPUs  int64 `cel:"nano_cpus"`
