@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -34,10 +35,12 @@ type CustomRuleSetting struct {
 	File                                                    string
 	Line, Column                                            int // of the entry
 	// ExprLine and ExprColumn place the expression's first character in
-	// the file; ExprBlock is true for a | or > block, whose lines start at
-	// the indentation of the block instead.
+	// the file. ExprPlace says how far a position in the expression maps
+	// onto the file: ExprExact (one line, no escapes), ExprLines (a |
+	// block: same lines, its own indentation), ExprStart (folded, escaped
+	// or wrapped: only where it starts is known).
 	ExprLine, ExprColumn int
-	ExprBlock            bool
+	ExprPlace            ExprPlace
 }
 
 // WaiverSetting is one waivers: entry.
@@ -66,6 +69,17 @@ var (
 )
 
 func defaultPolicy() Policy { return Policy{Mode: "enforce", Threshold: "high"} }
+
+// ExprPlace says how a position in a custom rule's expression maps onto its
+// file.
+type ExprPlace int
+
+// How expression positions map onto the file.
+const (
+	ExprExact ExprPlace = iota
+	ExprLines
+	ExprStart
+)
 
 var policyKeys = []string{"mode", "threshold", "rules", "waivers", "custom", "registries"}
 
@@ -249,12 +263,17 @@ func (r *reader) customRules(f field) []CustomRuleSetting {
 				c.Violation = s
 				v := resolve(cf.val)
 				c.ExprLine, c.ExprColumn = v.Line, v.Column
-				switch v.Style {
-				case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
-					c.ExprColumn++
-				case yaml.LiteralStyle, yaml.FoldedStyle:
-					c.ExprBlock = true
+				switch {
+				case v.Style == yaml.LiteralStyle:
+					c.ExprPlace = ExprLines
 					c.ExprLine++
+				case v.Style == yaml.FoldedStyle || strings.Contains(strings.TrimRight(s, "\n"), "\n") || v.Style == 0 && !r.onOneLine(v, s):
+					c.ExprPlace = ExprStart
+				case v.Style == yaml.DoubleQuotedStyle && (strings.ContainsAny(s, "\"\\\t\r") || !isASCII(s)) || v.Style == yaml.SingleQuotedStyle && strings.Contains(s, "'"):
+					// Escapes in the file make it longer than the value.
+					c.ExprPlace = ExprStart
+				case v.Style == yaml.DoubleQuotedStyle || v.Style == yaml.SingleQuotedStyle:
+					c.ExprColumn++
 				}
 			case "message":
 				c.Message = strings.TrimSpace(s)
@@ -357,4 +376,35 @@ func (r *reader) waivers(f field) []WaiverSetting {
 		}
 	}
 	return out
+}
+
+func isASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// onOneLine says whether plain scalar v (value s) is written whole on its
+// first line, so positions in it are positions in the file.
+func (r *reader) onOneLine(v *yaml.Node, s string) bool {
+	data, err := os.ReadFile(r.file)
+	if err != nil {
+		return false
+	}
+	lines := strings.Split(string(data), "\n")
+	if v.Line < 1 || v.Line > len(lines) {
+		return false
+	}
+	line := lines[v.Line-1]
+	if v.Column < 1 || v.Column > len(line) {
+		return false
+	}
+	rest := line[v.Column-1:]
+	if i := strings.Index(rest, " #"); i >= 0 {
+		rest = rest[:i]
+	}
+	return strings.TrimSpace(rest) == s
 }

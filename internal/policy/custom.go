@@ -83,6 +83,7 @@ type CELError struct {
 type CELProblem struct {
 	Line, Column int // within the expression, 1-based
 	Msg          string
+	Fix          string // "" for the usual advice on fields
 }
 
 func (e *CELError) Error() string {
@@ -122,12 +123,19 @@ func (c CustomRule) Compile() (Rule, error) {
 	}
 	if !ast.OutputType().IsExactType(cel.BoolType) {
 		return Rule{}, &CELError{Rule: c.ID, Problems: []CELProblem{{Line: 1, Column: 1,
-			Msg: fmt.Sprintf("the expression is a %s, not a bool: write it so that it is true when the container violates the rule", ast.OutputType())}}}
+			Msg: fmt.Sprintf("the expression is a %s, not a bool", ast.OutputType()),
+			Fix: "write it so that it is true when the container violates the rule, e.g. spec.memory == 0"}}}
 	}
 	est, err := env.EstimateCost(ast, specSizes{})
-	if err != nil || est.Max > celCostLimit {
+	switch {
+	case err != nil:
 		return Rule{}, &CELError{Rule: c.ID, Problems: []CELProblem{{Line: 1, Column: 1,
-			Msg: fmt.Sprintf("the expression may cost up to %d steps on a large container, over the limit of %d: avoid nesting comprehensions (exists, all, map) inside each other", est.Max, celCostLimit)}}}
+			Msg: "its cost on a large container cannot be estimated: " + err.Error(),
+			Fix: "simplify the expression"}}}
+	case est.Max > celCostLimit:
+		return Rule{}, &CELError{Rule: c.ID, Problems: []CELProblem{{Line: 1, Column: 1,
+			Msg: fmt.Sprintf("the expression may take up to %d steps on a large container (1,000 entries per list, 4 KiB strings), over the limit of %d", est.Max, celCostLimit),
+			Fix: "avoid comprehensions (exists, all, map, filter) nested in each other, and regular expressions inside comprehensions"}}}
 	}
 	prg, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize))
 	if err != nil {

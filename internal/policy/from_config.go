@@ -67,8 +67,9 @@ func FromConfig(c config.Policy) (Policy, error) {
 }
 
 // celConfigErrors places each compile problem in the file: for an
-// expression written on the violation: line, at its exact column; for a
-// block (| or >), at its line, with the column within the expression.
+// expression written on one line, at its exact column; for a | block, at
+// its line, with the column within the expression; otherwise where the
+// expression starts, with the line and column within it.
 func celConfigErrors(cr config.CustomRuleSetting, err error) config.ErrorList {
 	ce, ok := err.(*CELError)
 	if !ok {
@@ -76,18 +77,19 @@ func celConfigErrors(cr config.CustomRuleSetting, err error) config.ErrorList {
 	}
 	var out config.ErrorList
 	for _, pr := range ce.Problems {
-		e := &config.Error{File: cr.File, Path: "policy.custom." + cr.ID + ".violation",
-			Msg: "CEL: " + pr.Msg,
-			Fix: "fields are listed by `berth policy fields`; the expression must be true when a container breaks the rule"}
+		fix := pr.Fix
+		if fix == "" {
+			fix = "fields are listed by `berth policy fields`; the expression must be true when a container breaks the rule"
+		}
+		e := &config.Error{File: cr.File, Path: "policy.custom." + cr.ID + ".violation", Msg: "CEL: " + pr.Msg, Fix: fix}
+		within := fmt.Sprintf("CEL (expression line %d, column %d): %s", pr.Line, pr.Column, pr.Msg)
 		switch {
-		case cr.ExprBlock:
-			e.Line = cr.ExprLine + pr.Line - 1
-			e.Msg = fmt.Sprintf("CEL (expression line %d, column %d): %s", pr.Line, pr.Column, pr.Msg)
-		case pr.Line == 1:
+		case cr.ExprPlace == config.ExprExact && pr.Line == 1:
 			e.Line, e.Column = cr.ExprLine, cr.ExprColumn+pr.Column-1
+		case cr.ExprPlace == config.ExprLines:
+			e.Line, e.Msg = cr.ExprLine+pr.Line-1, within
 		default:
-			e.Line = cr.ExprLine
-			e.Msg = fmt.Sprintf("CEL (expression line %d, column %d): %s", pr.Line, pr.Column, pr.Msg)
+			e.Line, e.Column, e.Msg = cr.ExprLine, cr.ExprColumn, within
 		}
 		out = append(out, e)
 	}

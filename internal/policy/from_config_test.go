@@ -133,3 +133,32 @@ func TestNormalizeRepository(t *testing.T) {
 		}
 	}
 }
+
+// Compile errors are placed where the file shows them, or, where the YAML
+// style makes the column unknowable, where the expression starts with the
+// position inside it.
+func TestCELErrorPositions(t *testing.T) {
+	for _, c := range []struct {
+		name, violation string
+		want            []string
+	}{
+		{"plain", "violation: spec.usr == \"\"", []string{"policy.yaml:3:20:", "undefined field 'usr'"}},
+		{"single-quoted", "violation: 'spec.usr == \"\"'", []string{"policy.yaml:3:21:"}},
+		{"double-quoted with an escape", `violation: "spec.image == \"x\" && spec.usr == \"\""`, []string{"policy.yaml:3:16:", "expression line 1, column"}},
+		{"literal block", "violation: |\n      spec.privileged ||\n        spec.usr == \"\"", []string{"policy.yaml:5:", "expression line 2, column 7"}},
+		{"folded block", "violation: >\n      spec.privileged ||\n        spec.usr == \"\"", []string{"policy.yaml:3:16:", "expression line"}},
+		{"wrapped plain", "violation: spec.privileged ||\n      spec.usr == \"\"", []string{"policy.yaml:3:16:", "expression line 1, column 24"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := loadPolicyFile(t, "custom:\n  - id: x\n    "+c.violation+"\n    message: m\n")
+			if err == nil {
+				t.Fatal("loaded")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
