@@ -42,6 +42,7 @@ func TestPolicyFileBadInput(t *testing.T) {
 		{"custom without message", "custom:\n  - id: x\n    violation: spec.privileged\n", []string{":2:5:", "needs a message"}},
 		{"custom taking a built-in ID", "custom:\n  - id: privileged\n    violation: spec.privileged\n    message: m\n", []string{"already taken"}},
 		{"custom bad id", "custom:\n  - id: No Spaces\n    violation: spec.privileged\n    message: m\n", []string{"not a valid rule ID"}},
+		{"guard not a boolean", "waivers:\n  - rule: privileged\n    service: web\n    reason: r\n    guard: maybe\n", []string{":5:12:"}},
 		{"bad registry", "registries: ['not a registry']\n", []string{"is not a registry"}},
 		{"bad severity", "custom:\n  - id: x\n    severity: urgent\n    violation: spec.privileged\n    message: m\n", []string{`"urgent" is not allowed`}},
 	}
@@ -79,11 +80,12 @@ waivers:
   - rule: team-label
     container: legacy
     reason: nobody owns it yet
+    guard: true
 `)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Threshold != Medium || len(p.Custom) != 1 || len(p.Registries) != 2 || p.Rules["no-healthcheck"] != Off || len(p.Waivers) != 1 {
+	if p.Threshold != Medium || len(p.Custom) != 1 || len(p.Registries) != 2 || p.Rules["no-healthcheck"] != Off || len(p.Waivers) != 1 || !p.Waivers[0].Guard {
 		t.Fatalf("policy = %+v", p)
 	}
 	fs := p.Evaluate(&Spec{Name: "x", Image: "docker.io/library/nginx:1.27"})
