@@ -75,7 +75,7 @@ func runAuditContainers(ctx context.Context, g *Globals, failOn string) error {
 				rs = append(rs, policy.SARIFResult{Finding: f, Logical: r.Host + "/" + r.Container})
 			}
 		}
-		if err := printSARIF(g, rs); err != nil {
+		if err := printSARIF(g, rs, pol.AllRules()); err != nil {
 			return err
 		}
 	} else if g.json() {

@@ -210,7 +210,7 @@ func runPolicyCheck(ctx context.Context, g *Globals, failOn string) error {
 				rs = append(rs, policy.SARIFResult{Finding: f, File: rel, Logical: "service/" + r.Service})
 			}
 		}
-		if err := printSARIF(g, rs); err != nil {
+		if err := printSARIF(g, rs, pol.AllRules()); err != nil {
 			return err
 		}
 	} else if g.json() {
@@ -260,8 +260,8 @@ func relPath(p string) string {
 	return filepath.ToSlash(p)
 }
 
-func printSARIF(g *Globals, rs []policy.SARIFResult) error {
-	b, err := policy.SARIF(rs, version.Version)
+func printSARIF(g *Globals, rs []policy.SARIFResult, rules []policy.Rule) error {
+	b, err := policy.SARIF(rs, rules, version.Version)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ type SARIFResult struct {
 // SARIF renders findings as a SARIF 2.1.0 log, the format GitHub code
 // scanning takes. Waived findings are results with a suppression, so they
 // are visible and not alerts.
-func SARIF(results []SARIFResult, version string) ([]byte, error) {
+func SARIF(results []SARIFResult, rules []Rule, version string) ([]byte, error) {
 	type msg struct {
 		Text string `json:"text"`
 	}
@@ -30,15 +30,22 @@ func SARIF(results []SARIFResult, version string) ([]byte, error) {
 		DefaultConfig    map[string]any `json:"defaultConfiguration"`
 		Properties       map[string]any `json:"properties"`
 	}
-	var rules []rule
-	for _, r := range builtin {
+	var driverRules []rule
+	for _, r := range rules {
 		tags := []string{"security", "docker"}
+		if r.Custom {
+			tags = append(tags, "custom")
+		}
+		why := r.Rationale
+		if why == "" {
+			why = r.Title
+		}
 		if r.CIS != "" {
 			tags = append(tags, "CIS-Docker-"+r.CIS)
 		}
-		rules = append(rules, rule{
+		driverRules = append(driverRules, rule{
 			ID: r.ID, Name: strings.ReplaceAll(r.Title, " ", ""), ShortDescription: msg{r.Title},
-			FullDescription: msg{r.Rationale}, Help: msg{"Fix: " + r.Fix},
+			FullDescription: msg{why}, Help: msg{"Fix: " + r.Fix},
 			DefaultConfig: map[string]any{"level": level(r.Severity)},
 			Properties:    map[string]any{"tags": tags, "security-severity": securitySeverity(r.Severity)},
 		})
@@ -72,7 +79,7 @@ func SARIF(results []SARIFResult, version string) ([]byte, error) {
 		"version": "2.1.0",
 		"$schema": "https://json.schemastore.org/sarif-2.1.0.json",
 		"runs": []any{map[string]any{
-			"tool":    map[string]any{"driver": map[string]any{"name": "berth", "version": version, "informationUri": "https://github.com/berthhq/berth", "rules": rules}},
+			"tool":    map[string]any{"driver": map[string]any{"name": "berth", "version": version, "informationUri": "https://github.com/berthhq/berth", "rules": driverRules}},
 			"results": out,
 		}},
 	}
