@@ -214,7 +214,13 @@ var builtin = []Rule{
 	{ID: "selinux-disabled", Title: "SELinux separation disabled", CIS: "5.2", Severity: High,
 		Rationale: "label=disable turns off SELinux separation, a layer that stops a container reaching host files and other containers.",
 		Fix:       "remove security_opt: label=disable; relabel the volume with :z or :Z instead",
-		check:     func(s *Spec) []string { return when(s.SELinuxDisabled, "runs with SELinux separation disabled") }},
+		check: func(s *Spec) []string {
+			// The engine itself disables labels for privileged containers and
+			// those on the host's PID or IPC namespace, which their own rules
+			// already report.
+			implied := s.Privileged || s.PidMode == "host" || s.IpcMode == "host"
+			return when(s.SELinuxDisabled && !implied, "runs with SELinux separation disabled")
+		}},
 	{ID: "writable-bind-mount", Title: "Writable bind mount", CIS: "5.5", Severity: Medium,
 		Rationale: "A writable host directory lets a compromised container plant files the host or other containers trust.",
 		Fix:       "mount it read-only (:ro), or use a named volume",
