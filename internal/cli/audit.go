@@ -2,99 +2,174 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sort"
-	"text/tabwriter"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/berthhq/berth/internal/audit"
-	"github.com/berthhq/berth/internal/deploy"
+	"github.com/berthhq/berth/internal/config"
+	"github.com/berthhq/berth/internal/engine"
 	"github.com/berthhq/berth/internal/policy"
+	"github.com/berthhq/berth/internal/version"
 )
 
+type auditOptions struct {
+	failOn, endpoint  string
+	only, skip, exclu []string
+}
+
 func newAuditCommand(g *Globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "audit", Short: "Judge what runs on the hosts"}
-	var failOn string
-	containers := &cobra.Command{
-		Use:   "containers",
-		Short: "Every container on every host, berth's or not, judged by the policy rules",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runAuditContainers(cmd.Context(), g, failOn)
+	var o auditOptions
+	cmd := &cobra.Command{
+		Use:   "audit [engine|host|containers|images|all]...",
+		Short: "Audit the engine, the host, every container and every image on the hosts",
+		Long: `berth audit checks every host of berth.yaml (or the engine -H or DOCKER_HOST
+names, without a berth.yaml): the engine's settings from its API, the host's
+files when berth runs on the host, every container (berth's or not) by the
+policy rules, and every image. Each result has a stable check ID, the CIS
+Docker Benchmark item it maps to, a severity, a status (pass, fail, warn,
+info, or skipped with the reason), the evidence seen and the fix.
+
+Exit codes: 0, or 7 when a result fails (with --fail-on SEV: fails and
+warnings at or above SEV), or 3 when part of the report could not be made.`,
+		ValidArgs: []string{"engine", "host", "containers", "images", "all"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runAudit(cmd.Context(), g, o, args)
 		},
 	}
-	containers.Flags().StringVar(&failOn, "fail-on", "", "exit 7 when a finding is at or above this severity (default: when a finding would be enforced)")
-	cmd.AddCommand(containers)
+	f := cmd.Flags()
+	f.StringVar(&o.failOn, "fail-on", "", "exit 7 when a fail or warning is at or above this severity (low, medium, high, critical); default: any fail")
+	f.StringVarP(&o.endpoint, "host", "H", "", "audit this engine (unix:///..., tcp://...) instead of berth.yaml's hosts")
+	f.StringSliceVar(&o.only, "only", nil, "only these check IDs (comma-separated)")
+	f.StringSliceVar(&o.skip, "skip", nil, "leave out these check IDs")
+	f.StringSliceVar(&o.exclu, "exclude", nil, "leave out containers by name or by label key=value")
 	return cmd
 }
 
-func runAuditContainers(ctx context.Context, g *Globals, failOn string) error {
-	threshold, err := parseFailOn(failOn)
+func runAudit(ctx context.Context, g *Globals, o auditOptions, args []string) error {
+	threshold, err := parseFailOn(o.failOn)
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(ctx, g)
-	if err != nil {
-		return err
+	var areas []audit.Area
+	for _, a := range args {
+		switch a {
+		case "all":
+		case "engine", "host", "containers", "images":
+			areas = append(areas, audit.Area(a))
+		default:
+			return &UsageError{Msg: fmt.Sprintf("no audit area %q (fix: one of engine, host, containers, images, all)", a)}
+		}
 	}
-	pol, err := deploy.PolicyFromConfig(cfg)
-	if err != nil {
-		return err
+	if slices.Contains(args, "all") {
+		areas = nil
 	}
-	hosts, closeAll, err := connectAll(ctx, cfg)
+	sources, pol, closeAll, err := auditTargets(ctx, g, o.endpoint)
 	if err != nil {
 		return err
 	}
 	defer closeAll()
-	names := make([]string, 0, len(hosts))
-	for name := range hosts {
-		names = append(names, name)
+	rep := audit.Run(ctx, sources, audit.Options{Areas: areas, Policy: pol, Exclude: o.exclu})
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
-	sort.Strings(names)
-	var engines []audit.Engine
-	for _, n := range names {
-		e, ok := hosts[n].(audit.Engine)
-		if !ok {
-			return fmt.Errorf("host %s: this engine client cannot be audited", n)
-		}
-		engines = append(engines, e)
+	rep.Results = audit.Filter(rep.Results, o.only, o.skip)
+	switch g.Format {
+	case "sarif":
+		err = audit.SARIF(g.Stdout, rep, version.Version)
+	case "junit":
+		err = audit.JUnit(g.Stdout, rep, threshold)
+	case "json":
+		err = printJSON(g.Stdout, map[string]any{"hosts": rep.Hosts, "results": rep.Results, "incomplete": rep.Incomplete,
+			"counts": audit.Counts(rep.Results), "failing": audit.Failing(rep.Results, threshold)})
+	default:
+		err = audit.Text(g.Stdout, rep)
 	}
-	reports, err := audit.Containers(ctx, engines, pol)
 	if err != nil {
 		return err
 	}
-	failing := 0
-	for _, r := range reports {
-		failing += countFailing(r.Findings, threshold)
+	if n := audit.Failing(rep.Results, threshold); n > 0 {
+		return &ViolationsError{Count: n, Severity: threshold}
 	}
-	if g.Format == "sarif" {
-		var rs []policy.SARIFResult
-		for _, r := range reports {
-			for _, f := range r.Findings {
-				rs = append(rs, policy.SARIFResult{Finding: f, Logical: r.Host + "/" + r.Container})
-			}
-		}
-		if err := printSARIF(g, rs, pol.AllRules()); err != nil {
-			return err
-		}
-	} else if g.json() {
-		if err := printJSON(g.Stdout, map[string]any{"containers": reports, "failing": failing}); err != nil {
-			return err
-		}
-	} else {
-		tw := tabwriter.NewWriter(g.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "HOST\tCONTAINER\tRULE\tSEVERITY\tVERDICT\tFINDING\tFIX")
-		for _, r := range reports {
-			for _, f := range r.Findings {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Host, r.Container, f.Rule, f.Severity, verdictOf(f), f.Message, f.Fix)
-			}
-		}
-		if err := tw.Flush(); err != nil {
-			return err
+	if len(rep.Incomplete) > 0 {
+		return &IncompleteError{Parts: rep.Incomplete}
+	}
+	return nil
+}
+
+// auditTargets are the engines to audit and the policy to judge
+// containers by: -H (or, without a berth.yaml, DOCKER_HOST or the local
+// socket) with the built-in policy, or berth.yaml's hosts and policy.
+func auditTargets(ctx context.Context, g *Globals, endpoint string) ([]audit.Source, policy.Policy, func(), error) {
+	noConfig := false
+	if g.File == defaultConfigFile {
+		if _, err := os.Stat(g.File); errors.Is(err, fs.ErrNotExist) {
+			noConfig = true
 		}
 	}
-	return failingError(failing, threshold)
+	if endpoint != "" || noConfig {
+		if endpoint == "" {
+			endpoint = os.Getenv("DOCKER_HOST")
+		}
+		if endpoint == "" {
+			endpoint = engine.DefaultEndpoint
+		}
+		pol := policy.Default()
+		if !noConfig {
+			c, err := config.LoadPolicy(g.File)
+			if err != nil {
+				return nil, pol, nil, err
+			}
+			if pol, err = policy.FromConfig(c); err != nil {
+				return nil, pol, nil, err
+			}
+		}
+		ep := engine.Endpoint{Host: hostLabel(endpoint), URL: endpoint}
+		if endpoint == os.Getenv("DOCKER_HOST") && os.Getenv("DOCKER_TLS_VERIFY") != "" {
+			ep.TLSCert, ep.TLSVerify = os.Getenv("DOCKER_CERT_PATH"), true
+		}
+		c, err := engine.Connect(ctx, ep)
+		if err != nil {
+			return nil, pol, nil, err
+		}
+		return []audit.Source{c}, pol, func() { c.Close() }, nil
+	}
+	cfg, err := loadConfig(ctx, g)
+	if err != nil {
+		return nil, policy.Policy{}, nil, err
+	}
+	pol, err := policy.FromConfig(cfg.Policy)
+	if err != nil {
+		return nil, pol, nil, err
+	}
+	hosts, closeAll, err := connectAll(ctx, cfg)
+	if err != nil {
+		return nil, pol, nil, err
+	}
+	var out []audit.Source
+	for _, h := range cfg.Hosts {
+		s, ok := hosts[h.Name].(audit.Source)
+		if !ok {
+			closeAll()
+			return nil, pol, nil, fmt.Errorf("host %s: this engine client cannot be audited", h.Name)
+		}
+		out = append(out, s)
+	}
+	return out, pol, closeAll, nil
+}
+
+// hostLabel names an engine given by its endpoint in reports.
+func hostLabel(endpoint string) string {
+	if strings.HasPrefix(endpoint, "unix://") {
+		return "local"
+	}
+	s := strings.TrimPrefix(strings.TrimPrefix(endpoint, "tcp://"), "ssh://")
+	return strings.TrimSuffix(s, "/")
 }
 
 // parseFailOn reads --fail-on; 0 means "when a finding is enforced".

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/berthhq/berth/internal/config"
 	"github.com/berthhq/berth/internal/deploy"
@@ -23,6 +24,14 @@ const (
 	ExitInterrupted = 130 // Ctrl-C / SIGTERM
 )
 
+// IncompleteError says that part of a report could not be made (a host
+// stopped answering): the rest was reported.
+type IncompleteError struct{ Parts []string }
+
+func (e *IncompleteError) Error() string {
+	return fmt.Sprintf("the report is incomplete: %d parts could not be checked (listed above)", len(e.Parts))
+}
+
 // UsageError is a mistake in the command line.
 type UsageError struct{ Msg string }
 
@@ -41,6 +50,7 @@ func ExitCode(err error) int {
 		proxyConf   *deploy.ProxySettingsError
 		refused     *deploy.PolicyError
 		violations  *ViolationsError
+		incomplete  *IncompleteError
 	)
 	switch {
 	case err == nil:
@@ -51,7 +61,9 @@ func ExitCode(err error) int {
 		return ExitError
 	case errors.As(err, &usage), config.IsConfigError(err):
 		return ExitConfig
-	case errors.As(err, &unreachable):
+	case errors.As(err, &violations):
+		return ExitPolicy // failures found outrank parts not checked
+	case errors.As(err, &unreachable), errors.As(err, &incomplete):
 		return ExitUnreachable
 	case errors.As(err, &held):
 		return ExitLocked

@@ -3,16 +3,13 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"syscall"
 	"time"
 
@@ -21,6 +18,7 @@ import (
 	"github.com/berthhq/berth/internal/config"
 	"github.com/berthhq/berth/internal/guard"
 	"github.com/berthhq/berth/internal/policy"
+	"github.com/berthhq/berth/internal/setup"
 )
 
 func newGuardCommand(g *Globals) *cobra.Command {
@@ -161,7 +159,7 @@ func runGuardInstall(ctx context.Context, g *Globals, o installOptions, add bool
 	changes := []fileChange{{Path: plan.Path, Changed: plan.Changed}}
 	if plan.Changed {
 		changes[0].Diff = guard.Diff(plan.Path, plan.Before, plan.After)
-		if err := validateDaemonJSON(ctx, plan.After); err != nil {
+		if _, err := setup.Validate(ctx, plan.After); err != nil {
 			return fmt.Errorf("the new %s does not validate, so nothing was written: %w", plan.Path, err)
 		}
 	}
@@ -238,36 +236,6 @@ If the guard is down the engine refuses every request; recover with
 `, o.policyFile)
 	} else {
 		fmt.Fprintln(g.Stdout, "\napplied. Restart the engine to take the guard out: systemctl restart docker")
-	}
-	return nil
-}
-
-// validateDaemonJSON checks the new file: strict JSON object, and
-// `dockerd --validate` where the installed engine has it (23.0 and later).
-func validateDaemonJSON(ctx context.Context, data []byte) error {
-	var m map[string]any
-	if err := json.Unmarshal(data, &m); err != nil {
-		return err
-	}
-	dockerd, err := exec.LookPath("dockerd")
-	if err != nil {
-		return nil
-	}
-	f, err := os.CreateTemp("", "daemon-*.json")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	f.Close()
-	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(vctx, dockerd, "--validate", "--config-file", f.Name()).CombinedOutput()
-	if err != nil && !strings.Contains(string(out), "unknown flag") {
-		return fmt.Errorf("dockerd --validate: %s", strings.TrimSpace(string(out)))
 	}
 	return nil
 }

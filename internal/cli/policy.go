@@ -25,6 +25,9 @@ type ViolationsError struct {
 }
 
 func (e *ViolationsError) Error() string {
+	if e.Severity == 0 {
+		return fmt.Sprintf("%d checks failed", e.Count)
+	}
 	return fmt.Sprintf("%d findings at or above %s", e.Count, e.Severity)
 }
 

@@ -30,8 +30,8 @@ type Globals struct {
 func (g *Globals) json() bool { return g.Format == "json" }
 
 func (g *Globals) check() error {
-	if g.Format != "text" && g.Format != "json" && g.Format != "sarif" {
-		return &UsageError{Msg: fmt.Sprintf("--format %q is not supported (fix: use text or json; sarif for policy check and audit)", g.Format)}
+	if g.Format != "text" && g.Format != "json" && g.Format != "sarif" && g.Format != "junit" {
+		return &UsageError{Msg: fmt.Sprintf("--format %q is not supported (fix: use text or json; sarif for policy check and audit; junit for audit)", g.Format)}
 	}
 	return nil
 }
@@ -82,6 +82,7 @@ func NewRootCommand() *cobra.Command {
 		newPolicyCommand(g),
 		newAuditCommand(g),
 		newGuardCommand(g),
+		newSetupCommand(g),
 	)
 	return root
 }

@@ -289,6 +289,7 @@ type ContainerSummary struct {
 	ID      string
 	Name    string
 	Image   string
+	ImageID string
 	Labels  map[string]string
 	State   string
 	Status  string
@@ -316,7 +317,7 @@ func (c *Client) ListContainers(ctx context.Context, labels map[string]string) (
 		if len(s.Names) > 0 {
 			name = strings.TrimPrefix(s.Names[0], "/")
 		}
-		out = append(out, ContainerSummary{ID: s.ID, Name: name, Image: s.Image, Labels: s.Labels, State: string(s.State), Status: s.Status, Created: time.Unix(s.Created, 0)})
+		out = append(out, ContainerSummary{ID: s.ID, Name: name, Image: s.Image, ImageID: s.ImageID, Labels: s.Labels, State: string(s.State), Status: s.Status, Created: time.Unix(s.Created, 0)})
 	}
 	return out, nil
 }

@@ -1,0 +1,825 @@
+package audit
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"math"
+	"net/url"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/berthhq/berth/internal/policy"
+)
+
+// The image checks judge each image on a host from its inspect and history
+// documents, as the Engine API sends them, and the host's images as a
+// whole from the image list: what `berth audit images` reports.
+
+// ImageFacts is one image as the engine describes it.
+type ImageFacts struct {
+	Inspect []byte   // GET /images/{id}/json
+	History []byte   // GET /images/{id}/history
+	UsedBy  []string // names of containers (any state) using it
+	// Files, when set, yields the tar headers of the image's filesystem
+	// (e.g. from GET /images/{id}/get), layer by layer, for the
+	// setuid/setgid check; nil: that check is skipped with the reason.
+	Files func(yield func(name string, mode fs.FileMode) bool) error
+}
+
+var (
+	imageRootUser = Check{ID: "image-root-user", Area: AreaImages, CIS: "4.1", Severity: policy.Medium,
+		Title: "Image runs as root",
+		Fix:   "create a user in the Dockerfile and end it with USER 10001 (or set user: in the compose file)"}
+	imageNoHealthcheck = Check{ID: "image-no-healthcheck", Area: AreaImages, CIS: "4.6", Severity: policy.Low,
+		Title: "Image has no HEALTHCHECK",
+		Fix:   "add a HEALTHCHECK to the Dockerfile (or a healthcheck: in the compose file)"}
+	imageMutableTag = Check{ID: "image-mutable-tag", Area: AreaImages, Severity: policy.Medium,
+		Title: "Image known only by a mutable tag",
+		Fix:   "tag every build with an immutable version (a release number or the git commit) and deploy that tag or the digest"}
+	imageAge = Check{ID: "image-age", Area: AreaImages, CIS: "4.4", Severity: policy.Medium,
+		Title: "Image not rebuilt for a long time",
+		Fix:   "rebuild on a freshly pulled base (docker build --pull) to pick up security fixes, and redeploy"}
+	imageSecretEnv = Check{ID: "image-secret-env", Area: AreaImages, CIS: "4.10", Severity: policy.High,
+		Title: "Secret in the image's environment",
+		Fix:   "rotate the secret; remove the ENV from the Dockerfile and rebuild; give the value at run time as a secrets: file"}
+	imageSecretHistory = Check{ID: "image-secret-history", Area: AreaImages, CIS: "4.10", Severity: policy.High,
+		Title: "Secret in the image's build history",
+		Fix:   "rotate the secret; rebuild passing it as a BuildKit secret (RUN --mount=type=secret), never as ARG, ENV or on the command line"}
+	imageUpdateAlone = Check{ID: "image-update-alone", Area: AreaImages, CIS: "4.7", Severity: policy.Low,
+		Title: "Package index updated in a step of its own",
+		Fix:   "update and install in one RUN (apt-get update && apt-get install ...), so a cached, stale index is never used"}
+	imageRemoteAdd = Check{ID: "image-remote-add", Area: AreaImages, CIS: "4.9", Severity: policy.Medium,
+		Title: "ADD downloads a remote file",
+		Fix:   "download with RUN curl and verify its checksum, or use ADD --checksum=sha256:...; COPY local files"}
+	imageSetuid = Check{ID: "image-setuid", Area: AreaImages, CIS: "4.8", Severity: policy.Medium,
+		Title: "Setuid or setgid files in the image",
+		Fix:   "drop the bits the app does not need, late in the Dockerfile: RUN find / -xdev -perm /6000 -type f -exec chmod a-s {} +"}
+	imageSize = Check{ID: "image-size", Area: AreaImages, Severity: policy.Low,
+		Title: "Image over 1 GiB",
+		Fix:   "start from a slim base and use a multi-stage build that copies only the app into the final stage"}
+	imageDangling = Check{ID: "image-dangling", Area: AreaImages, Severity: policy.Low,
+		Title: "Dangling images",
+		Fix:   "remove them on the host with docker image prune"}
+	imageUnused = Check{ID: "image-unused", Area: AreaImages, Severity: policy.Low,
+		Title: "Images no container uses",
+		Fix:   "remove the images no release needs (docker image rm), keeping those a rollback may need"}
+	imageTotal = Check{ID: "image-total", Area: AreaImages, Severity: policy.Low,
+		Title: "Images on the host"}
+)
+
+// imageRule is a per-image check: judge returns the status and the
+// evidence, or, with Skipped, the reason.
+type imageRule struct {
+	Check
+	reads imageDoc
+	judge func(c Check, v *imageView, now time.Time) (Status, string)
+}
+
+type imageDoc int
+
+const (
+	readsInspect imageDoc = iota
+	readsHistory
+	readsFiles
+)
+
+var imageRules = []imageRule{
+	{imageRootUser, readsInspect, judgeImageUser},
+	{imageNoHealthcheck, readsInspect, judgeImageHealthcheck},
+	{imageMutableTag, readsInspect, judgeImageTag},
+	{imageAge, readsInspect, judgeImageAge},
+	{imageSecretEnv, readsInspect, judgeImageSecretEnv},
+	{imageSecretHistory, readsHistory, judgeImageSecretHistory},
+	{imageUpdateAlone, readsHistory, judgeImageUpdateAlone},
+	{imageRemoteAdd, readsHistory, judgeImageRemoteAdd},
+	{imageSetuid, readsFiles, judgeImageSetuid},
+	{imageSize, readsInspect, judgeImageSize},
+}
+
+// ImageChecks is the catalogue, in report order.
+func ImageChecks() []Check {
+	var out []Check
+	for _, r := range imageRules {
+		out = append(out, r.Check)
+	}
+	return append(out, imageDangling, imageUnused, imageTotal)
+}
+
+// imageFinding is the status of a check that found something: warn below
+// high severity, fail from high.
+func imageFinding(c Check) Status {
+	if c.Severity >= policy.High {
+		return Fail
+	}
+	return Warn
+}
+
+// The Engine API documents, the fields the checks read.
+type (
+	imageListEntry struct {
+		ID          string `json:"Id"`
+		ParentID    string `json:"ParentId"`
+		RepoTags    []string
+		RepoDigests []string
+		Size        int64
+		SharedSize  int64 // -1: not computed
+		Containers  int64 // -1: not computed
+	}
+	imageInspect struct {
+		ID          string `json:"Id"`
+		RepoTags    []string
+		RepoDigests []string
+		Created     string
+		Size        int64
+		Os          string
+		Config      struct {
+			User        string
+			Env         []string
+			Healthcheck *struct{ Test []string }
+		}
+	}
+	imageHistoryEntry struct{ CreatedBy string }
+)
+
+// imageView is one image being judged.
+type imageView struct {
+	id, target    string
+	tags, digests []string // real ones: no <none>:<none>
+	usedBy        []string
+	inspect       *imageInspect
+	inspectErr    string
+	history       []imageHistoryEntry
+	historyErr    string
+	files         func(yield func(name string, mode fs.FileMode) bool) error
+}
+
+// AuditImages runs the image checks over one host's images: per-image
+// results (Target = the image's first repo tag, or its short ID) and
+// host-wide sprawl results. list is GET /images/json?all=1; images is keyed
+// by the list's image IDs. Intermediate build layers and dangling images no
+// container uses get no per-image results: they are counted as sprawl.
+func AuditImages(host string, list []byte, images map[string]ImageFacts, now time.Time) []Result {
+	var entries []imageListEntry
+	listErr := json.Unmarshal(list, &entries)
+	byID := map[string]*imageListEntry{}
+	parents := map[string]bool{}
+	for i := range entries {
+		byID[imageHex(entries[i].ID)] = &entries[i]
+		if entries[i].ParentID != "" {
+			parents[imageHex(entries[i].ParentID)] = true
+		}
+	}
+	facts := map[string]ImageFacts{}
+	for k, f := range images {
+		facts[imageHex(k)] = f
+	}
+
+	var views []*imageView
+	seen := map[string]bool{}
+	for key, f := range images {
+		v := newImageView(key, f, byID[imageHex(key)])
+		if seen[imageHex(v.id)] {
+			continue
+		}
+		seen[imageHex(v.id)] = true
+		known := v.inspect != nil || byID[imageHex(v.id)] != nil
+		if known && len(v.tags) == 0 && len(v.digests) == 0 && len(v.usedBy) == 0 {
+			continue // an intermediate layer or a dangling image: sprawl
+		}
+		views = append(views, v)
+	}
+	slices.SortFunc(views, func(a, b *imageView) int {
+		return strings.Compare(a.target+"\x00"+a.id, b.target+"\x00"+b.id)
+	})
+
+	var out []Result
+	for _, v := range views {
+		for _, r := range imageRules {
+			var res Result
+			switch reason := v.missing(r.reads); {
+			case reason != "":
+				res = r.Skip(host, reason)
+			default:
+				st, text := r.judge(r.Check, v, now)
+				if st == Skipped {
+					res = r.Skip(host, text)
+				} else {
+					res = r.Result(host, st, text)
+				}
+			}
+			res.Target = v.target
+			out = append(out, res)
+		}
+	}
+	if listErr != nil {
+		reason := fmt.Sprintf("the image list (GET /images/json) is not valid JSON: %v", listErr)
+		return append(out, imageDangling.Skip(host, reason), imageUnused.Skip(host, reason), imageTotal.Skip(host, reason))
+	}
+	return append(out, imageSprawl(host, entries, parents, facts)...)
+}
+
+func newImageView(key string, f ImageFacts, entry *imageListEntry) *imageView {
+	v := &imageView{id: key, usedBy: f.UsedBy, files: f.Files}
+	var ins imageInspect
+	switch err := json.Unmarshal(f.Inspect, &ins); {
+	case len(f.Inspect) == 0:
+		v.inspectErr = "the image was not inspected"
+	case err != nil:
+		v.inspectErr = fmt.Sprintf("its inspect document (GET /images/{id}/json) is not valid JSON: %v", err)
+	default:
+		v.inspect = &ins
+		if ins.ID != "" {
+			v.id = ins.ID
+		}
+	}
+	var hist []imageHistoryEntry
+	switch err := json.Unmarshal(f.History, &hist); {
+	case len(f.History) == 0:
+		v.historyErr = "its history was not read (GET /images/{id}/history)"
+	case err != nil:
+		v.historyErr = fmt.Sprintf("its history (GET /images/{id}/history) is not valid JSON: %v", err)
+	default:
+		v.history = hist
+	}
+	switch {
+	case v.inspect != nil:
+		v.tags, v.digests = imageRefs(ins.RepoTags, ins.RepoDigests)
+	case entry != nil:
+		v.tags, v.digests = imageRefs(entry.RepoTags, entry.RepoDigests)
+	}
+	if len(v.usedBy) == 0 && entry != nil && entry.Containers > 0 {
+		v.usedBy = []string{fmt.Sprintf("%d containers", entry.Containers)}
+	}
+	v.target = imageShortID(v.id)
+	if len(v.tags) > 0 {
+		v.target = v.tags[0]
+	}
+	return v
+}
+
+// missing says why a document a check reads is not there.
+func (v *imageView) missing(d imageDoc) string {
+	switch d {
+	case readsInspect:
+		return v.inspectErr
+	case readsHistory:
+		return v.historyErr
+	}
+	return ""
+}
+
+// imageRefs drops the engine's placeholders for an untagged image.
+func imageRefs(tags, digests []string) (t, d []string) {
+	for _, s := range tags {
+		if s != "<none>:<none>" && s != "" {
+			t = append(t, s)
+		}
+	}
+	for _, s := range digests {
+		if s != "<none>@<none>" && s != "" {
+			d = append(d, s)
+		}
+	}
+	return t, d
+}
+
+func imageHex(id string) string { return strings.TrimPrefix(id, "sha256:") }
+
+func imageShortID(id string) string {
+	h := imageHex(id)
+	if len(h) > 12 {
+		h = h[:12]
+	}
+	return h
+}
+
+func judgeImageUser(c Check, v *imageView, _ time.Time) (Status, string) {
+	if v.inspect.Os == "windows" {
+		return Skipped, "a Windows image: its users are not judged"
+	}
+	u := strings.TrimSpace(v.inspect.Config.User)
+	name, _, _ := strings.Cut(u, ":")
+	switch name {
+	case "":
+		return imageFinding(c), "no USER: runs as root"
+	case "root", "0":
+		return imageFinding(c), "USER " + u + " is root"
+	}
+	return Pass, "runs as user " + u
+}
+
+func judgeImageHealthcheck(c Check, v *imageView, _ time.Time) (Status, string) {
+	hc := v.inspect.Config.Healthcheck
+	switch {
+	case hc == nil || len(hc.Test) == 0:
+		return imageFinding(c), "no HEALTHCHECK"
+	case hc.Test[0] == "NONE":
+		return imageFinding(c), "HEALTHCHECK NONE turns the check off"
+	}
+	return Pass, "HEALTHCHECK " + hc.Test[0] // not the command: it may carry a password
+}
+
+// imageMovingTags name a channel, not a build.
+var imageMovingTags = []string{"latest", "stable", "edge", "nightly", "main", "master", "lts"}
+
+func judgeImageTag(c Check, v *imageView, _ time.Time) (Status, string) {
+	var fixed []string
+	for _, t := range v.tags {
+		tag := "latest"
+		if i := strings.LastIndexByte(t, ':'); i > strings.LastIndexByte(t, '/') {
+			tag = t[i+1:]
+		}
+		if !slices.Contains(imageMovingTags, tag) {
+			fixed = append(fixed, t)
+		}
+	}
+	switch {
+	case len(fixed) > 0:
+		return Pass, "tagged " + imageList(fixed, 3)
+	case len(v.digests) > 0:
+		return Pass, "known by its digest " + v.digests[0]
+	case len(v.tags) > 0:
+		return imageFinding(c), "only mutable tags: " + imageList(v.tags, 3)
+	}
+	return imageFinding(c), "no tag and no digest, used by " + imageList(v.usedBy, 3)
+}
+
+func judgeImageAge(c Check, v *imageView, now time.Time) (Status, string) {
+	created, err := time.Parse(time.RFC3339Nano, v.inspect.Created)
+	switch {
+	case err != nil:
+		return Skipped, fmt.Sprintf("the engine gives no creation time (%q)", v.inspect.Created)
+	case created.Before(time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)):
+		return Skipped, "created " + created.Format(time.DateOnly) + ": the build set a fixed date (reproducible builds do, e.g. ko or distroless), so its age is unknown"
+	}
+	days := max(int(now.Sub(created).Hours()/24), 0)
+	ev := fmt.Sprintf("built %d days ago (%s)", days, created.Format(time.DateOnly))
+	switch {
+	case days > 365:
+		return Fail, ev + ": rebuild to pick up security fixes"
+	case days > 90:
+		return Warn, ev + ": rebuild to pick up security fixes"
+	}
+	return Pass, ev
+}
+
+func judgeImageSecretEnv(c Check, v *imageView, _ time.Time) (Status, string) {
+	var names []string
+	for _, kv := range v.inspect.Config.Env {
+		k, val, _ := strings.Cut(kv, "=")
+		if imageSecretVar(k, val) {
+			names = append(names, k) // the name, never the value
+		}
+	}
+	if len(names) == 0 {
+		return Pass, imageCount(len(v.inspect.Config.Env), "environment variable") + ", none looks like a secret"
+	}
+	return imageFinding(c), "ENV " + imageList(names, 10) + " look like secrets"
+}
+
+func judgeImageSize(c Check, v *imageView, _ time.Time) (Status, string) {
+	if v.inspect.Size > 1<<30 {
+		return imageFinding(c), imageBytes(v.inspect.Size)
+	}
+	return Pass, imageBytes(v.inspect.Size)
+}
+
+func judgeImageSetuid(c Check, v *imageView, _ time.Time) (Status, string) {
+	if v.files == nil {
+		return Skipped, "needs the image's filesystem; run with --deep"
+	}
+	found := map[string]fs.FileMode{}
+	n := 0
+	err := v.files(func(name string, mode fs.FileMode) bool {
+		p := path.Clean("/" + name)
+		dir, base := path.Split(p)
+		if strings.HasPrefix(base, ".wh.") { // a later layer deletes it
+			if base != ".wh..wh..opq" {
+				gone := path.Join(dir, strings.TrimPrefix(base, ".wh."))
+				for f := range found {
+					if f == gone || strings.HasPrefix(f, gone+"/") {
+						delete(found, f)
+					}
+				}
+			}
+			return true
+		}
+		n++
+		// Setgid directories (/var/mail) only pass their group on.
+		if mode.IsRegular() && mode&(fs.ModeSetuid|fs.ModeSetgid) != 0 {
+			found[p] = mode
+		} else {
+			delete(found, p) // a later layer may have dropped the bit
+		}
+		return true
+	})
+	if err != nil {
+		return Skipped, fmt.Sprintf("reading the image's filesystem: %v", err)
+	}
+	if len(found) == 0 {
+		return Pass, "none among " + imageCount(n, "path")
+	}
+	var paths []string
+	for p, m := range found {
+		switch {
+		case m&fs.ModeSetuid != 0 && m&fs.ModeSetgid != 0:
+			p += " (setuid, setgid)"
+		case m&fs.ModeSetuid != 0:
+			p += " (setuid)"
+		default:
+			p += " (setgid)"
+		}
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	return imageFinding(c), imageCount(len(paths), "file") + ": " + imageList(paths, 10)
+}
+
+// imageSprawl is the host-wide results: dangling images, unused ones, and
+// the total.
+func imageSprawl(host string, entries []imageListEntry, parents map[string]bool, facts map[string]ImageFacts) []Result {
+	var dangling, unused, total imageTally
+	intermediate := 0
+	for _, e := range entries {
+		tags, digests := imageRefs(e.RepoTags, e.RepoDigests)
+		used := len(facts[imageHex(e.ID)].UsedBy) > 0 || e.Containers > 0
+		named := len(tags) > 0 || len(digests) > 0
+		switch {
+		case !named && !used && parents[imageHex(e.ID)]:
+			intermediate++ // goes with the image built on it
+			continue
+		case !named && !used:
+			dangling.add(e, imageShortID(e.ID))
+		case !used:
+			name := imageShortID(e.ID)
+			if len(tags) > 0 {
+				name = tags[0]
+			} else if len(digests) > 0 {
+				name = digests[0]
+			}
+			unused.add(e, name)
+		}
+		total.add(e, "")
+	}
+	var out []Result
+	if dangling.n == 0 {
+		out = append(out, imageDangling.Result(host, Pass, "no dangling images"))
+	} else {
+		out = append(out, imageDangling.Result(host, imageFinding(imageDangling),
+			imageCount(dangling.n, "dangling image")+" (no tag, no container), "+dangling.size()+" reclaimable"))
+	}
+	if unused.n == 0 {
+		out = append(out, imageUnused.Result(host, Info, "every tagged image is used by a container"))
+	} else {
+		slices.Sort(unused.names)
+		out = append(out, imageUnused.Result(host, Info,
+			imageCount(unused.n, "image")+" no container uses, "+unused.size()+": "+imageList(unused.names, 5)))
+	}
+	ev := imageCount(total.n, "image") + ", " + total.size()
+	if intermediate > 0 {
+		ev += " (and " + imageCount(intermediate, "intermediate build layer") + ")"
+	}
+	return append(out, imageTotal.Result(host, Info, ev))
+}
+
+// imageTally adds up images' sizes. The list gives each image's size with
+// the layers it shares with others; only when the engine computed
+// SharedSize is the unshared part, what removing it frees, known.
+type imageTally struct {
+	n, bytes int64
+	shared   bool // some sizes include shared layers: an upper bound
+	names    []string
+}
+
+func (t *imageTally) add(e imageListEntry, name string) {
+	t.n++
+	if e.SharedSize >= 0 {
+		t.bytes += e.Size - e.SharedSize
+	} else {
+		t.bytes += e.Size
+		t.shared = true
+	}
+	if name != "" {
+		t.names = append(t.names, name)
+	}
+}
+
+func (t *imageTally) size() string {
+	if t.shared {
+		return "up to " + imageBytes(t.bytes)
+	}
+	return imageBytes(t.bytes)
+}
+
+func imageBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, i := float64(n)/unit, 0
+	for v >= unit && i < 4 {
+		v /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[i])
+}
+
+// imageList joins the first limit items, saying how many more there are.
+func imageList(items []string, limit int) string {
+	if len(items) <= limit {
+		return strings.Join(items, ", ")
+	}
+	return strings.Join(items[:limit], ", ") + fmt.Sprintf(" and %d more", len(items)-limit)
+}
+
+// imageStepList joins findings of build steps, which hold commas.
+func imageStepList(items []string) string {
+	if len(items) <= 10 {
+		return strings.Join(items, "; ")
+	}
+	return strings.Join(items[:10], "; ") + fmt.Sprintf("; and %d more", len(items)-10)
+}
+
+// imageCount is "1 file", "2 files".
+func imageCount[N int | int64](n N, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// imageSecretNames and imageSecretVar are policy's secret-in-env heuristic
+// (unexported there), so that an image and the container run from it are
+// judged alike: a name that says secret, or a value long and random enough
+// to be a key.
+var imageSecretNames = []string{"PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "ACCESS_KEY", "CREDENTIAL"}
+
+func imageSecretName(name string) bool {
+	up := strings.ToUpper(name)
+	if strings.HasSuffix(up, "_FILE") {
+		return false // the path of a secrets file, the recommended way
+	}
+	for _, n := range imageSecretNames {
+		if strings.Contains(up, n) {
+			return true
+		}
+	}
+	return false
+}
+
+func imageSecretVar(name, value string) bool {
+	if value == "" || strings.HasPrefix(value, "$") {
+		return false // unset, or a reference to another variable
+	}
+	if imageSecretName(name) {
+		return true
+	}
+	return len(value) >= 24 && !strings.ContainsAny(value, " /:") && imageEntropy(value) > 4.0
+}
+
+// imageEntropy is Shannon entropy in bits per character: hex digests stay
+// at or below 4, random keys go above.
+func imageEntropy(s string) float64 {
+	counts := map[rune]int{}
+	n := 0
+	for _, r := range s {
+		counts[r]++
+		n++
+	}
+	var h float64
+	for _, c := range counts {
+		p := float64(c) / float64(n)
+		h -= p * math.Log2(p)
+	}
+	return h
+}
+
+// imageStep is one build step recovered from a history entry's CreatedBy:
+// the classic builder writes "/bin/sh -c #(nop)  ENV K=V" for instructions
+// that do not run, "|1 K=V /bin/sh -c cmd" for RUN (with the build
+// arguments in scope); BuildKit writes "RUN /bin/sh -c cmd # buildkit",
+// "ENV K=V".
+type imageStep struct {
+	n, of int    // 1 is the oldest step, of the last: the order docker history lists in reverse
+	instr string // RUN, ENV, ADD, ...; "" for an imported layer
+	body  string
+}
+
+var imageInstrs = []string{"ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "HEALTHCHECK", "LABEL", "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR"}
+
+func (v *imageView) steps() []imageStep {
+	var out []imageStep
+	for i := len(v.history) - 1; i >= 0; i-- {
+		s := strings.TrimSpace(v.history[i].CreatedBy)
+		s = strings.TrimSpace(strings.TrimSuffix(s, "# buildkit"))
+		st := imageStep{n: len(v.history) - i, of: len(v.history)}
+		if _, rest, ok := strings.Cut(s, "#(nop)"); ok {
+			s = strings.TrimSpace(rest)
+			st.instr, st.body, _ = strings.Cut(s, " ")
+		} else if first, rest, _ := strings.Cut(s, " "); slices.Contains(imageInstrs, first) {
+			st.instr, st.body = first, rest
+		} else if s != "" {
+			st.instr, st.body = "RUN", s // a classic RUN, or a docker commit's command
+		}
+		st.body = strings.TrimSpace(st.body)
+		out = append(out, st)
+	}
+	return out
+}
+
+func (st imageStep) String() string { return fmt.Sprintf("step %d/%d (%s)", st.n, st.of, st.instr) }
+
+var (
+	imageBuildArgs  = regexp.MustCompile(`^\|(\d+) `)
+	imageAssign     = regexp.MustCompile(`(?:^|[\s;|(])([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|'[^']*'|[^\s;&|)]*)`)
+	imageSecretFlag = regexp.MustCompile(`(?:^|\s)--(password|passwd|token|api-key|apikey|access-key|secret-key|client-secret|auth-token)(?:=|\s+)([^\s;&|]+)`)
+	imageLoginP     = regexp.MustCompile(`\blogin\b[^;&|]*\s-p\s*([^\s;&|]+)`)
+	imageMysqlP     = regexp.MustCompile(`\bmysql(?:dump|admin)?\b[^;&|]*\s-p([^\s;&|]+)`)
+	imageURLCreds   = regexp.MustCompile(`[a-z][a-z0-9+.-]*://[^/\s:@]+:([^/\s@]+)@`)
+	imageURLQuery   = regexp.MustCompile(`[?&]([A-Za-z0-9_-]+)=([^&\s#]+)`)
+	imageVarRef     = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?`)
+	imageRedirect   = regexp.MustCompile(`>>?\s*([^\s;&|]+)`)
+)
+
+// imageLiteral is a value written out, not a reference to one.
+func imageLiteral(v string) bool {
+	v = strings.Trim(v, `"'`)
+	return v != "" && !strings.HasPrefix(v, "$") && !strings.HasPrefix(v, "-")
+}
+
+func judgeImageSecretHistory(c Check, v *imageView, _ time.Time) (Status, string) {
+	final := map[string]string{}
+	if v.inspect != nil {
+		for _, kv := range v.inspect.Config.Env {
+			k, val, _ := strings.Cut(kv, "=")
+			final[k] = val
+		}
+	}
+	steps := v.steps()
+	var found []string
+	for _, st := range steps {
+		var what []string
+		note := func(s string) {
+			if !slices.Contains(what, s) {
+				what = append(what, s)
+			}
+		}
+		body := st.body
+		switch st.instr {
+		case "ENV", "ARG":
+			for _, m := range imageAssign.FindAllStringSubmatch(body, -1) {
+				k, val := m[1], strings.Trim(m[2], `"'`)
+				if fv, ok := final[k]; ok && fv == val && st.instr == "ENV" {
+					continue // still in the environment: image-secret-env reports it
+				}
+				if imageSecretVar(k, val) {
+					note("sets " + k)
+				}
+			}
+		case "RUN":
+			if m := imageBuildArgs.FindStringSubmatch(body); m != nil {
+				n, _ := strconv.Atoi(m[1])
+				fields := strings.Fields(body[len(m[0]):])
+				i := 0
+				for ; i < len(fields) && n > 0 && strings.Contains(fields[i], "="); i, n = i+1, n-1 {
+					if k, val, _ := strings.Cut(fields[i], "="); imageSecretVar(k, val) {
+						note("build argument " + k)
+					}
+				}
+				body = strings.Join(fields[i:], " ")
+			}
+			for _, m := range imageAssign.FindAllStringSubmatch(body, -1) {
+				if imageSecretName(m[1]) && imageLiteral(m[2]) {
+					note("sets " + m[1])
+				}
+			}
+			for _, m := range imageSecretFlag.FindAllStringSubmatch(body, -1) {
+				if imageLiteral(m[2]) {
+					note("--" + m[1] + " on the command line")
+				}
+			}
+			if m := imageLoginP.FindStringSubmatch(body); m != nil && imageLiteral(m[1]) {
+				note("a login's -p password")
+			}
+			if m := imageMysqlP.FindStringSubmatch(body); m != nil && imageLiteral(m[1]) {
+				note("a MySQL -p password")
+			}
+			for _, k := range imageWrittenSecrets(body) {
+				note("writes $" + k + " to a file")
+			}
+		}
+		for _, m := range imageURLCreds.FindAllStringSubmatch(body, -1) {
+			if imageLiteral(m[1]) {
+				note("a password in a URL")
+			}
+		}
+		for _, m := range imageURLQuery.FindAllStringSubmatch(body, -1) {
+			if imageSecretName(m[1]) && imageLiteral(m[2]) {
+				note("a URL's " + m[1] + "= parameter")
+			}
+		}
+		for _, w := range what {
+			found = append(found, st.String()+": "+w)
+		}
+	}
+	if len(found) == 0 {
+		return Pass, imageCount(len(steps), "build step") + ", none shows a secret"
+	}
+	return imageFinding(c), imageStepList(found)
+}
+
+// imageWrittenSecrets are the secret-named variables a step echoes into a
+// file, which keeps them in the layer even when they came from a secret
+// mount. A mere reference ($TOKEN in a curl header) is how secret mounts
+// are meant to be used, and is not reported.
+func imageWrittenSecrets(body string) []string {
+	if !strings.Contains(body, "echo") && !strings.Contains(body, "printf") {
+		return nil
+	}
+	var out []string
+	for _, m := range imageVarRef.FindAllStringSubmatchIndex(body, -1) {
+		k := body[m[2]:m[3]]
+		if !imageSecretName(k) || slices.Contains(out, k) {
+			continue
+		}
+		rest := body[m[1]:]
+		if end := strings.IndexAny(rest, ";&|"); end >= 0 {
+			rest = rest[:end]
+		}
+		for _, r := range imageRedirect.FindAllStringSubmatch(rest, -1) {
+			if r[1] != "/dev/null" && !strings.HasPrefix(r[1], "&") {
+				out = append(out, k)
+				break
+			}
+		}
+	}
+	return out
+}
+
+var imageIndexUpdate = regexp.MustCompile(`\b(?:(?:apt-get|apt|apk)(?:\s+-\S+)*\s+update|(?:yum|dnf|microdnf)(?:\s+-\S+)*\s+makecache|zypper(?:\s+-\S+)*\s+(?:refresh|ref))\b`)
+
+var imageInstall = regexp.MustCompile(`\b(?:install|add|upgrade|dist-upgrade|full-upgrade)\b`)
+
+func judgeImageUpdateAlone(c Check, v *imageView, _ time.Time) (Status, string) {
+	steps := v.steps()
+	var found []string
+	for _, st := range steps {
+		if st.instr != "RUN" {
+			continue
+		}
+		if m := imageIndexUpdate.FindString(st.body); m != "" && !imageInstall.MatchString(st.body) {
+			found = append(found, st.String()+": "+strings.Join(strings.Fields(m), " ")+" alone")
+		}
+	}
+	if len(found) == 0 {
+		return Pass, imageCount(len(steps), "build step") + ", no package index update alone"
+	}
+	return imageFinding(c), imageStepList(found)
+}
+
+var imageHash = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func judgeImageRemoteAdd(c Check, v *imageView, _ time.Time) (Status, string) {
+	steps := v.steps()
+	var found []string
+	for _, st := range steps {
+		if st.instr != "ADD" {
+			continue
+		}
+		var srcs []string
+		verified := false
+		for _, f := range strings.Fields(st.body) {
+			if strings.HasPrefix(f, "--checksum=") {
+				verified = true
+			}
+			if !strings.HasPrefix(f, "--") {
+				srcs = append(srcs, f)
+			}
+		}
+		// The classic builder records a download as its bare checksum
+		// ("ADD 1db9...95 in /dst"); local sources are file:, dir: or
+		// multi:.
+		if len(srcs) == 3 && imageHash.MatchString(srcs[0]) && srcs[1] == "in" {
+			found = append(found, st.String()+": a download to "+srcs[2]+" (the builder kept only its checksum)")
+			continue
+		}
+		if verified || len(srcs) < 2 {
+			continue
+		}
+		for _, s := range srcs[:len(srcs)-1] {
+			if u, err := url.Parse(s); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+				// Scheme and host only: a path or query may hold a token.
+				found = append(found, st.String()+": "+u.Scheme+"://"+u.Host+"/...")
+			}
+		}
+	}
+	if len(found) == 0 {
+		return Pass, imageCount(len(steps), "build step") + ", no ADD of a URL"
+	}
+	return imageFinding(c), imageStepList(found)
+}

@@ -1,0 +1,179 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berthhq/berth/internal/engine"
+	"github.com/berthhq/berth/internal/guard"
+	"github.com/berthhq/berth/internal/setup"
+)
+
+type setupOptions struct {
+	daemonJSON, endpoint string
+	override             []string
+	yes, dryRun, restart bool
+}
+
+func newSetupCommand(g *Globals) *cobra.Command {
+	var o setupOptions
+	cmd := &cobra.Command{
+		Use:   "setup",
+		Short: "Bring the engine's daemon.json to production defaults (shows the diff; writes only with --yes)",
+		Long: `berth setup computes the daemon.json change that gives the engine production
+defaults (log rotation, live-restore, no-new-privileges, icc off,
+userland-proxy off, default ulimits, metrics on loopback), merges it with the
+keys already there, shows the diff, validates the result, and writes it only
+with --yes, keeping the old file next to it. A key you set to another value
+is never changed unless named with --override. The engine is restarted only
+with --restart. For an engine on another machine (-H tcp://, ssh://) it
+prints the file to write there.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runSetup(cmd.Context(), g, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.daemonJSON, "daemon-json", "/etc/docker/daemon.json", "the engine's configuration file")
+	f.StringVarP(&o.endpoint, "host", "H", "", "the engine to set up (default: the local one); a remote one gets the file printed")
+	f.StringSliceVar(&o.override, "override", nil, "keys you set that setup may change (comma-separated)")
+	f.BoolVar(&o.yes, "yes", false, "write the change")
+	f.BoolVar(&o.dryRun, "dry-run", false, "only show the change (the default without --yes)")
+	f.BoolVar(&o.restart, "restart", false, "restart the engine afterwards (systemctl restart docker)")
+	return cmd
+}
+
+func runSetup(ctx context.Context, g *Globals, o setupOptions) error {
+	if o.yes && o.dryRun {
+		return &UsageError{Msg: "--yes and --dry-run contradict each other (fix: choose one)"}
+	}
+	remote := o.endpoint != "" && !strings.HasPrefix(o.endpoint, "unix://")
+	plan, err := setup.Compute(o.daemonJSON, o.override)
+	if err != nil {
+		return &UsageError{Msg: err.Error()}
+	}
+	if remote {
+		plan, err = setup.Compute(os.DevNull, o.override)
+		if err != nil {
+			return err
+		}
+		plan.Path = o.daemonJSON
+	}
+	validated := ""
+	if plan.Changed {
+		if validated, err = setup.Validate(ctx, plan.After); err != nil {
+			return fmt.Errorf("the new %s does not validate, so nothing was written: %w", plan.Path, err)
+		}
+	}
+	backup := ""
+	write := o.yes && plan.Changed && !remote
+	if write {
+		mode := os.FileMode(0o644)
+		if fi, err := os.Stat(plan.Path); err == nil {
+			mode = fi.Mode().Perm()
+		}
+		if plan.Before != nil {
+			backup = fmt.Sprintf("%s.berth-%s.bak", plan.Path, time.Now().UTC().Format("20060102T150405Z"))
+			if err := writeAtomic(backup, plan.Before, mode); err != nil {
+				return fmt.Errorf("backing up %s: %w (nothing was changed)", plan.Path, err)
+			}
+		}
+		if err := writeAtomic(plan.Path, plan.After, mode); err != nil {
+			return err
+		}
+	}
+	liveRestore := currentLiveRestore(ctx, o.endpoint)
+	if g.json() {
+		out := map[string]any{"plan": plan, "written": write, "backup": backup, "validated_by": validated}
+		if remote {
+			out["file"] = string(plan.After)
+		}
+		if plan.Changed {
+			out["diff"] = guard.Diff(plan.Path, plan.Before, plan.After)
+		}
+		if err := printJSON(g.Stdout, out); err != nil {
+			return err
+		}
+	} else {
+		for _, c := range plan.Changes {
+			switch c.Action {
+			case "add", "override":
+				fmt.Fprintf(g.Stdout, "set   %-18s %v: %s\n", c.Key, jsonText(c.Value), c.Why)
+			case "keep":
+				fmt.Fprintf(g.Stdout, "ok    %-18s already %v\n", c.Key, jsonText(c.Value))
+			case "kept":
+				fmt.Fprintf(g.Stdout, "kept  %-18s you set %v; berth would set %v (--override %s to change it)\n", c.Key, jsonText(c.Current), jsonText(c.Value), c.Key)
+			}
+		}
+		switch {
+		case !plan.Changed:
+			fmt.Fprintf(g.Stdout, "\n%s already has berth's production defaults; nothing to do\n", plan.Path)
+			return nil
+		case remote:
+			fmt.Fprintf(g.Stdout, "\n%s is on another machine: write this as %s there, then restart its engine:\n\n%s", o.endpoint, plan.Path, plan.After)
+			return nil
+		}
+		fmt.Fprintf(g.Stdout, "\n%s", guard.Diff(plan.Path, plan.Before, plan.After))
+		fmt.Fprintf(g.Stdout, "validated by: %s\n", validated)
+		if !write {
+			fmt.Fprintln(g.Stdout, "\nnothing was changed; run again with --yes to write it")
+			return nil
+		}
+		if backup != "" {
+			fmt.Fprintf(g.Stdout, "\nwritten; the previous file is kept as %s\n", backup)
+		} else {
+			fmt.Fprintln(g.Stdout, "\nwritten")
+		}
+	}
+	if !write {
+		return nil
+	}
+	effect := "running containers stop while the engine restarts and start again by their restart policy (live-restore is off now; it is on after this restart)"
+	if liveRestore {
+		effect = "running containers keep running (live-restore is on)"
+	}
+	if !o.restart {
+		fmt.Fprintf(g.Stderr, "the engine reads the file when it starts: restart it to apply (systemctl restart docker); %s\n", effect)
+		return nil
+	}
+	fmt.Fprintf(g.Stderr, "restarting the engine: %s\n", effect)
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(rctx, "systemctl", "restart", "docker").CombinedOutput(); err != nil {
+		return fmt.Errorf("restarting the engine: %v: %s (fix: restart it by hand; the new file is written, the old one kept as %s)", err, strings.TrimSpace(string(out)), backup)
+	}
+	return nil
+}
+
+// currentLiveRestore asks the engine whether live-restore is on now, which
+// decides what a restart does to running containers.
+func currentLiveRestore(ctx context.Context, endpoint string) bool {
+	if endpoint == "" {
+		endpoint = engine.DefaultEndpoint
+	}
+	c, err := engine.Connect(ctx, engine.Endpoint{Host: "local", URL: endpoint})
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	info, err := c.InfoJSON(ctx)
+	return err == nil && strings.Contains(string(info), `"LiveRestoreEnabled":true`)
+}
+
+func jsonText(v any) string {
+	if v == nil {
+		return "(unset)"
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}

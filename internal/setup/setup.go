@@ -1,0 +1,170 @@
+// Package setup brings an engine's daemon.json to production defaults:
+// the change is computed, merged with the user's own keys, shown as a diff,
+// validated, and written only when asked, with the old file kept.
+package setup
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+)
+
+// Default is one production default: a daemon.json key, its value, and why.
+type Default struct {
+	Key   string `json:"key"`
+	Value any    `json:"value"`
+	Why   string `json:"why"`
+	// Check is the audit check this default turns to pass.
+	Check string `json:"check,omitempty"`
+}
+
+// Defaults are the production defaults berth sets, in file order.
+var Defaults = []Default{
+	{Key: "log-driver", Value: "local", Why: "rotates logs by default (100 MB per container), compressed; json-file never rotates unless told", Check: "host-log-rotation"},
+	{Key: "live-restore", Value: true, Why: "containers keep running while dockerd restarts or upgrades", Check: "engine-live-restore"},
+	{Key: "no-new-privileges", Value: true, Why: "no process in a container can gain privileges through setuid binaries", Check: "host-no-new-privileges"},
+	{Key: "icc", Value: false, Why: "containers on the default bridge cannot reach each other unless linked; berth's apps use networks of their own", Check: "engine-icc"},
+	{Key: "userland-proxy", Value: false, Why: "published ports are forwarded by iptables, not a docker-proxy process per port", Check: "host-userland-proxy"},
+	{Key: "default-ulimits", Value: map[string]any{"nofile": map[string]any{"Name": "nofile", "Soft": 65536, "Hard": 65536}}, Why: "a bounded, sufficient open-files limit for every container"},
+	{Key: "metrics-addr", Value: "127.0.0.1:9323", Why: "engine metrics for monitoring, on loopback only", Check: "host-metrics-addr"},
+}
+
+// Change is what setup does with one default.
+type Change struct {
+	Default
+	// Current is the user's value ("" key absent: nil).
+	Current any `json:"current,omitempty"`
+	// Action: "add" (key absent), "keep" (already the value), "kept"
+	// (the user set another value: left alone unless overridden), "override".
+	Action string `json:"action"`
+}
+
+// Plan is the computed daemon.json change.
+type Plan struct {
+	Path    string   `json:"path"`
+	Before  []byte   `json:"-"`
+	After   []byte   `json:"-"`
+	Changes []Change `json:"changes"`
+	Changed bool     `json:"changed"`
+}
+
+// Compute plans the change to the daemon.json at path (missing: empty).
+// Keys the user set to another value are kept unless named in override.
+// A file that is not strict JSON is an error that changes nothing.
+func Compute(path string, override []string) (Plan, error) {
+	p := Plan{Path: path}
+	data, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return p, fmt.Errorf("reading %s: %w", path, err)
+	}
+	p.Before = data
+	cur := map[string]json.RawMessage{}
+	if len(bytes.TrimSpace(data)) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		if err := dec.Decode(&cur); err != nil {
+			return p, fmt.Errorf("%s is not a JSON object (%s): dockerd reads it as strict JSON, without comments (fix: correct the file, then run berth setup again)", path, syntaxAt(data, err))
+		}
+		if dec.More() {
+			return p, fmt.Errorf("%s has data after its JSON object (fix: correct the file, then run berth setup again)", path)
+		}
+	}
+	var add []Default
+	var set []Default
+	for _, d := range Defaults {
+		c := Change{Default: d}
+		raw, has := cur[d.Key]
+		want, _ := json.Marshal(d.Value)
+		switch {
+		case !has:
+			c.Action = "add"
+			add = append(add, d)
+		case jsonEqual(raw, want):
+			c.Action = "keep"
+			_ = json.Unmarshal(raw, &c.Current)
+		case slices.Contains(override, d.Key):
+			c.Action = "override"
+			_ = json.Unmarshal(raw, &c.Current)
+			set = append(set, d)
+		default:
+			c.Action = "kept"
+			_ = json.Unmarshal(raw, &c.Current)
+		}
+		p.Changes = append(p.Changes, c)
+	}
+	if len(add) == 0 && len(set) == 0 {
+		p.After = data
+		return p, nil
+	}
+	p.Changed = true
+	if len(set) == 0 && len(bytes.TrimSpace(data)) > 0 {
+		// Only new keys: add them before the closing brace, keeping the
+		// user's file as written.
+		p.After = appendKeys(data, add)
+		return p, nil
+	}
+	for _, d := range append(add, set...) {
+		cur[d.Key], _ = json.Marshal(d.Value)
+	}
+	keys := make([]string, 0, len(cur))
+	for k := range cur {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b bytes.Buffer
+	b.WriteString("{\n")
+	for i, k := range keys {
+		var v bytes.Buffer
+		_ = json.Indent(&v, cur[k], "  ", "  ")
+		fmt.Fprintf(&b, "  %q: %s", k, v.String())
+		if i < len(keys)-1 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteString("}\n")
+	p.After = b.Bytes()
+	return p, nil
+}
+
+func appendKeys(data []byte, ds []Default) []byte {
+	end := bytes.LastIndexByte(data, '}')
+	head := bytes.TrimRight(data[:end], " \t\r\n")
+	var b bytes.Buffer
+	b.Write(head)
+	for i, d := range ds {
+		if i > 0 || !bytes.HasSuffix(head, []byte("{")) {
+			b.WriteByte(',')
+		}
+		v, _ := json.Marshal(d.Value)
+		fmt.Fprintf(&b, "\n  %q: %s", d.Key, v)
+	}
+	b.WriteString("\n}")
+	b.Write(bytes.TrimRight(data[end+1:], " \t\r\n"))
+	b.WriteByte('\n')
+	return b.Bytes()
+}
+
+func jsonEqual(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	xa, _ := json.Marshal(x)
+	ya, _ := json.Marshal(y)
+	return bytes.Equal(xa, ya)
+}
+
+func syntaxAt(data []byte, err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		line := 1 + bytes.Count(data[:min(int(se.Offset), len(data))], []byte("\n"))
+		return fmt.Sprintf("line %d: %v", line, se)
+	}
+	return err.Error()
+}
