@@ -86,7 +86,7 @@ func auditHost(ctx context.Context, h Source, o Options) Report {
 		r.Incomplete = append(r.Incomplete, fmt.Sprintf("host %s: %s could not be checked: %v", host, what, err))
 	}
 	var info []byte
-	if o.wants(AreaEngine) || o.wants(AreaHost) {
+	if o.wants(AreaEngine) || o.wants(AreaHost) || o.wants(AreaContainers) {
 		var err error
 		if info, err = h.InfoJSON(ctx); err != nil {
 			lost("the engine and host settings", err)
@@ -112,7 +112,9 @@ func auditHost(ctx context.Context, h Source, o Options) Report {
 		r.Results = append(r.Results, AuditHost(HostFacts{Host: host, Local: local, Root: o.HostRoot, DataRoot: doc.DockerRootDir, Socket: socket})...)
 	}
 	if o.wants(AreaContainers) {
-		res, err := containerResults(ctx, h, o)
+		var doc struct{ CgroupVersion string }
+		_ = json.Unmarshal(info, &doc)
+		res, err := containerResults(ctx, h, o, doc.CgroupVersion == "1")
 		if err != nil {
 			lost("containers", err)
 		}
@@ -155,7 +157,10 @@ func excluded(o Options, name string, labels map[string]string) bool {
 // containerResults judges every container with the policy rules: a
 // finding that would block is a fail, one that would only warn is a warn,
 // a waived one is info with its waiver: shown, never hidden.
-func containerResults(ctx context.Context, h Source, o Options) ([]Result, error) {
+//
+// On cgroup v1 every container's inspect says cgroupns "host": it is the
+// engine's only default there, not a choice, and not reported.
+func containerResults(ctx context.Context, h Source, o Options, cgroupV1 bool) ([]Result, error) {
 	cs, err := h.ListContainers(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -176,6 +181,9 @@ func containerResults(ctx context.Context, h Source, o Options) ([]Result, error
 		if err != nil {
 			errs[i] = err
 			return
+		}
+		if cgroupV1 && s.CgroupnsMode == "host" {
+			s.CgroupnsMode = ""
 		}
 		specs[i] = &s
 	})
