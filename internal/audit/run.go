@@ -15,9 +15,11 @@ import (
 	"github.com/berthhq/berth/internal/policy"
 )
 
-// Source is what the full audit needs from a host.
+// Source is what the audit needs from a host.
 type Source interface {
-	Engine
+	Host() string
+	ListContainers(ctx context.Context, labels map[string]string) ([]engine.ContainerSummary, error)
+	InspectContainerJSON(ctx context.Context, idOrName string) ([]byte, error)
 	Endpoint() string
 	UsesTLS() bool
 	InfoJSON(ctx context.Context) ([]byte, error)
@@ -89,6 +91,7 @@ func auditHost(ctx context.Context, h Source, o Options) Report {
 	if o.wants(AreaEngine) || o.wants(AreaHost) || o.wants(AreaContainers) {
 		var err error
 		if info, err = h.InfoJSON(ctx); err != nil {
+			info = nil
 			lost("the engine and host settings", err)
 		}
 	}
