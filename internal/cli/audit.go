@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -21,6 +22,7 @@ import (
 type auditOptions struct {
 	failOn, endpoint  string
 	only, skip, exclu []string
+	list              bool
 }
 
 func newAuditCommand(g *Globals) *cobra.Command {
@@ -48,10 +50,23 @@ warnings at or above SEV), or 3 when part of the report could not be made.`,
 	f.StringSliceVar(&o.only, "only", nil, "only these check IDs (comma-separated)")
 	f.StringSliceVar(&o.skip, "skip", nil, "leave out these check IDs")
 	f.StringSliceVar(&o.exclu, "exclude", nil, "leave out containers by name or by label key=value")
+	f.BoolVar(&o.list, "list", false, "list the checks (the policy rules are the container checks: berth policy list)")
 	return cmd
 }
 
 func runAudit(ctx context.Context, g *Globals, o auditOptions, args []string) error {
+	if o.list {
+		checks := append(append(audit.EngineChecks(), audit.HostChecks()...), audit.ImageChecks()...)
+		if g.json() {
+			return printJSON(g.Stdout, map[string]any{"checks": checks})
+		}
+		tw := tabwriter.NewWriter(g.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tAREA\tSEVERITY\tCIS\tTITLE")
+		for _, c := range checks {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.Area, c.Severity, c.CIS, c.Title)
+		}
+		return tw.Flush()
+	}
 	threshold, err := parseFailOn(o.failOn)
 	if err != nil {
 		return err
