@@ -32,6 +32,13 @@ func (e *IncompleteError) Error() string {
 	return fmt.Sprintf("the report is incomplete: %d parts could not be checked (listed above)", len(e.Parts))
 }
 
+// NotReadyError is berth doctor's "not yet".
+type NotReadyError struct{ NotYet, Answers int }
+
+func (e *NotReadyError) Error() string {
+	return fmt.Sprintf("not ready for production: %d of %d answers are \"not yet\"", e.NotYet, e.Answers)
+}
+
 // UsageError is a mistake in the command line.
 type UsageError struct{ Msg string }
 
@@ -51,6 +58,7 @@ func ExitCode(err error) int {
 		refused     *deploy.PolicyError
 		violations  *ViolationsError
 		incomplete  *IncompleteError
+		notReady    *NotReadyError
 	)
 	switch {
 	case err == nil:
@@ -61,7 +69,7 @@ func ExitCode(err error) int {
 		return ExitError
 	case errors.As(err, &usage), config.IsConfigError(err):
 		return ExitConfig
-	case errors.As(err, &violations):
+	case errors.As(err, &violations), errors.As(err, &notReady):
 		return ExitPolicy // failures found outrank parts not checked
 	case errors.As(err, &unreachable), errors.As(err, &incomplete):
 		return ExitUnreachable

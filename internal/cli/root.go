@@ -83,6 +83,7 @@ func NewRootCommand() *cobra.Command {
 		newAuditCommand(g),
 		newGuardCommand(g),
 		newSetupCommand(g),
+		newDoctorCommand(g),
 	)
 	return root
 }
