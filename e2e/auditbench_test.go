@@ -127,4 +127,3 @@ func parallel(n, par int, f func(i int) error, t *testing.T) {
 		t.Fatal(first)
 	}
 }
-

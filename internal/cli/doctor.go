@@ -119,4 +119,3 @@ func gitTracks(path string) bool {
 	cmd.Dir = filepath.Dir(path)
 	return cmd.Run() == nil
 }
-
