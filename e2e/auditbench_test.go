@@ -59,7 +59,7 @@ func TestBenchAudit(t *testing.T) {
 	berth := testenv.Berth(t)
 	var lines []string
 	for run := 1; run <= 3; run++ {
-		for _, args := range [][]string{{"audit", "-H", eng.Host, "--format", "json"}} {
+		for _, args := range [][]string{{"audit", "-H", eng.Host, "--format", "json"}, {"doctor", "-H", eng.Host, "--format", "json"}} {
 			cmd := exec.CommandContext(ctx, berth, args...)
 			cmd.Dir = t.TempDir()
 			t0 := time.Now()
@@ -67,6 +67,19 @@ func TestBenchAudit(t *testing.T) {
 			wall := time.Since(t0)
 			if ee, ok := err.(*exec.ExitError); err != nil && (!ok || ee.ExitCode() != 7) {
 				t.Fatalf("berth %v: %v\n%s", args, err, out)
+			}
+			if args[0] == "doctor" {
+				var d struct {
+					Overall  string
+					Answers  []any
+					Blockers []any
+				}
+				if err := json.Unmarshal(out, &d); err != nil {
+					t.Fatalf("berth %v: not JSON: %v", args, err)
+				}
+				lines = append(lines, fmt.Sprintf("run %d: berth doctor: wall %.2f s; %d answers, overall %q, %d blockers",
+					run, wall.Seconds(), len(d.Answers), d.Overall, len(d.Blockers)))
+				continue
 			}
 			var doc struct {
 				Results []struct {

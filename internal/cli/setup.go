@@ -117,7 +117,7 @@ func runSetup(ctx context.Context, g *Globals, o setupOptions) error {
 			fmt.Fprintf(g.Stdout, "\n%s already has berth's production defaults; nothing to do\n", plan.Path)
 			return nil
 		case remote:
-			fmt.Fprintf(g.Stdout, "\n%s is on another machine: write this as %s there, then restart its engine:\n\n%s", o.endpoint, plan.Path, plan.After)
+			fmt.Fprintf(g.Stdout, "\n%s is on another machine and berth cannot read its %s: merge these keys into that file (keep the keys already there; a key set there already was set on purpose), check it with `dockerd --validate --config-file %s` where available, then restart its engine:\n\n%s", o.endpoint, plan.Path, plan.Path, plan.After)
 			return nil
 		}
 		fmt.Fprintf(g.Stdout, "\n%s", guard.Diff(plan.Path, plan.Before, plan.After))
