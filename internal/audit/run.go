@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"slices"
 	"sort"
@@ -40,6 +41,9 @@ type Options struct {
 	Parallel int
 	// HostRoot is where the host checks read files ("/" on the host).
 	HostRoot string
+	// Deep reads every image's filesystem (docker save) for setuid and
+	// setgid files: thorough, and as slow as the images are big.
+	Deep bool
 }
 
 // Report is a whole audit: every result, hosts in order.
@@ -275,6 +279,9 @@ func imageResults(ctx context.Context, h Source, o Options) ([]Result, error) {
 			errs[i] = err
 		}
 		facts[i] = ImageFacts{Inspect: ins, History: hist, UsedBy: usedBy[id]}
+		if sv, ok := h.(imageSaver); ok && o.Deep {
+			facts[i].Files = savedImageFiles(func() (io.ReadCloser, error) { return sv.ImageSaveReader(ctx, id) })
+		}
 	})
 	m := map[string]ImageFacts{}
 	var firstErr error

@@ -22,7 +22,7 @@ import (
 type auditOptions struct {
 	failOn, endpoint  string
 	only, skip, exclu []string
-	list              bool
+	list, deep        bool
 }
 
 func newAuditCommand(g *Globals) *cobra.Command {
@@ -50,6 +50,7 @@ warnings at or above SEV), or 3 when part of the report could not be made.`,
 	f.StringSliceVar(&o.only, "only", nil, "only these check IDs (comma-separated)")
 	f.StringSliceVar(&o.skip, "skip", nil, "leave out these check IDs")
 	f.StringSliceVar(&o.exclu, "exclude", nil, "leave out containers by name or by label key=value")
+	f.BoolVar(&o.deep, "deep", false, "read every image's filesystem for setuid/setgid files (slow: it reads the whole image)")
 	f.BoolVar(&o.list, "list", false, "list the checks (the policy rules are the container checks: berth policy list)")
 	return cmd
 }
@@ -89,7 +90,7 @@ func runAudit(ctx context.Context, g *Globals, o auditOptions, args []string) er
 		return err
 	}
 	defer closeAll()
-	rep := audit.Run(ctx, sources, audit.Options{Areas: areas, Policy: pol, Exclude: o.exclu})
+	rep := audit.Run(ctx, sources, audit.Options{Areas: areas, Policy: pol, Exclude: o.exclu, Deep: o.deep})
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}

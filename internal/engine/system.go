@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/moby/moby/client"
 )
@@ -68,3 +69,13 @@ func (c *Client) ImageHistoryJSON(ctx context.Context, ref string) ([]byte, erro
 
 // UsesTLS says whether berth reaches this engine over TLS.
 func (c *Client) UsesTLS() bool { return c.endpoint.TLSCert != "" }
+
+// ImageSaveReader streams an image as `docker save` writes it: a tar of
+// its layer tars and its manifest. The caller closes it.
+func (c *Client) ImageSaveReader(ctx context.Context, ref string) (io.ReadCloser, error) {
+	rc, err := c.api.ImageSave(ctx, []string{ref})
+	if err != nil {
+		return nil, fmt.Errorf("host %s: reading image %s: %w", c.Host(), ref, err)
+	}
+	return rc, nil
+}
