@@ -368,7 +368,7 @@ func judgeImageSecretEnv(c Check, v *imageView, _ time.Time) (Status, string) {
 	var names []string
 	for _, kv := range v.inspect.Config.Env {
 		k, val, _ := strings.Cut(kv, "=")
-		if imageSecretVar(k, val) {
+		if policy.LooksSecret(k, val) {
 			names = append(names, k) // the name, never the value
 		}
 	}

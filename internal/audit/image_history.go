@@ -5,60 +5,15 @@ package audit
 
 import (
 	"fmt"
-	"math"
 	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/berthhq/berth/internal/policy"
 )
-
-// imageSecretNames and imageSecretVar are policy's secret-in-env heuristic
-// (unexported there), so that an image and the container run from it are
-// judged alike: a name that says secret, or a value long and random enough
-// to be a key.
-var imageSecretNames = []string{"PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "ACCESS_KEY", "CREDENTIAL"}
-
-func imageSecretName(name string) bool {
-	up := strings.ToUpper(name)
-	if strings.HasSuffix(up, "_FILE") {
-		return false // the path of a secrets file, the recommended way
-	}
-	for _, n := range imageSecretNames {
-		if strings.Contains(up, n) {
-			return true
-		}
-	}
-	return false
-}
-
-func imageSecretVar(name, value string) bool {
-	if value == "" || strings.HasPrefix(value, "$") {
-		return false // unset, or a reference to another variable
-	}
-	if imageSecretName(name) {
-		return true
-	}
-	return len(value) >= 24 && !strings.ContainsAny(value, " /:") && imageEntropy(value) > 4.0
-}
-
-// imageEntropy is Shannon entropy in bits per character: hex digests stay
-// at or below 4, random keys go above.
-func imageEntropy(s string) float64 {
-	counts := map[rune]int{}
-	n := 0
-	for _, r := range s {
-		counts[r]++
-		n++
-	}
-	var h float64
-	for _, c := range counts {
-		p := float64(c) / float64(n)
-		h -= p * math.Log2(p)
-	}
-	return h
-}
 
 // imageStep is one build step recovered from a history entry's CreatedBy:
 // the classic builder writes "/bin/sh -c #(nop)  ENV K=V" for instructions
@@ -138,7 +93,7 @@ func judgeImageSecretHistory(c Check, v *imageView, _ time.Time) (Status, string
 				if fv, ok := final[k]; ok && fv == val && st.instr == "ENV" {
 					continue // still in the environment: image-secret-env reports it
 				}
-				if imageSecretVar(k, val) {
+				if policy.LooksSecret(k, val) {
 					note("sets " + k)
 				}
 			}
@@ -148,14 +103,14 @@ func judgeImageSecretHistory(c Check, v *imageView, _ time.Time) (Status, string
 				fields := strings.Fields(body[len(m[0]):])
 				i := 0
 				for ; i < len(fields) && n > 0 && strings.Contains(fields[i], "="); i, n = i+1, n-1 {
-					if k, val, _ := strings.Cut(fields[i], "="); imageSecretVar(k, val) {
+					if k, val, _ := strings.Cut(fields[i], "="); policy.LooksSecret(k, val) {
 						note("build argument " + k)
 					}
 				}
 				body = strings.Join(fields[i:], " ")
 			}
 			for _, m := range imageAssign.FindAllStringSubmatch(body, -1) {
-				if imageSecretName(m[1]) && imageLiteral(m[2]) {
+				if policy.SecretName(m[1]) && imageLiteral(m[2]) {
 					note("sets " + m[1])
 				}
 			}
@@ -180,7 +135,7 @@ func judgeImageSecretHistory(c Check, v *imageView, _ time.Time) (Status, string
 			}
 		}
 		for _, m := range imageURLQuery.FindAllStringSubmatch(body, -1) {
-			if imageSecretName(m[1]) && imageLiteral(m[2]) {
+			if policy.SecretName(m[1]) && imageLiteral(m[2]) {
 				note("a URL's " + m[1] + "= parameter")
 			}
 		}
@@ -205,7 +160,7 @@ func imageWrittenSecrets(body string) []string {
 	var out []string
 	for _, m := range imageVarRef.FindAllStringSubmatchIndex(body, -1) {
 		k := body[m[2]:m[3]]
-		if !imageSecretName(k) || slices.Contains(out, k) {
+		if !policy.SecretName(k) || slices.Contains(out, k) {
 			continue
 		}
 		rest := body[m[1]:]

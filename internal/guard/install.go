@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/berthhq/berth/internal/setup"
 )
 
 // DaemonConfigChange is what installing (or removing) the guard changes in
@@ -38,7 +40,7 @@ func PlanDaemonConfig(path, name string, add bool) (DaemonConfigChange, error) {
 	if len(bytes.TrimSpace(data)) > 0 {
 		dec := json.NewDecoder(bytes.NewReader(data))
 		if err := dec.Decode(&doc); err != nil {
-			return c, fmt.Errorf("%s is not a JSON object (%s): dockerd reads it as strict JSON, without comments (fix: correct the file, then run this again)", path, jsonErrorAt(data, err))
+			return c, fmt.Errorf("%s is not a JSON object (%s): dockerd reads it as strict JSON, without comments (fix: correct the file, then run this again)", path, setup.SyntaxAt(data, err))
 		}
 		if dec.More() {
 			return c, fmt.Errorf("%s has data after its JSON object (fix: correct the file, then run this again)", path)
@@ -63,7 +65,7 @@ func PlanDaemonConfig(path, name string, add bool) (DaemonConfigChange, error) {
 	c.Changed = true
 	if _, had := doc["authorization-plugins"]; !had && len(bytes.TrimSpace(data)) > 0 {
 		// Add the key before the closing brace, keeping the rest as written.
-		c.After = insertKey(data, "authorization-plugins", plugins)
+		c.After = setup.InsertKeys(data, []setup.KV{{Key: "authorization-plugins", Value: plugins}})
 		return c, nil
 	}
 	if len(plugins) == 0 {
@@ -82,23 +84,6 @@ func PlanDaemonConfig(path, name string, add bool) (DaemonConfigChange, error) {
 	}
 	c.After = append(out, '\n')
 	return c, nil
-}
-
-func insertKey(data []byte, key string, value []string) []byte {
-	end := bytes.LastIndexByte(data, '}')
-	head := bytes.TrimRight(data[:end], " \t\r\n")
-	raw, _ := json.Marshal(value)
-	var b bytes.Buffer
-	b.Write(head)
-	if !bytes.HasSuffix(head, []byte("{")) {
-		b.WriteByte(',')
-	}
-	fmt.Fprintf(&b, "\n  %q: %s\n}", key, raw)
-	b.Write(data[end+1:])
-	if !bytes.HasSuffix(b.Bytes(), []byte("\n")) {
-		b.WriteByte('\n')
-	}
-	return b.Bytes()
 }
 
 var pluginsLine = regexp.MustCompile(`(?m)^[ \t]*"authorization-plugins"[ \t]*:[ \t]*\[[^\]\n]*\][ \t]*,?[ \t]*\r?\n`)
@@ -126,16 +111,6 @@ func removeKeyLine(data []byte, want map[string]json.RawMessage) ([]byte, bool) 
 		}
 	}
 	return out, true
-}
-
-// jsonErrorAt names the line of a JSON syntax error.
-func jsonErrorAt(data []byte, err error) string {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		line := 1 + bytes.Count(data[:min(int(se.Offset), len(data))], []byte("\n"))
-		return fmt.Sprintf("line %d: %v", line, se)
-	}
-	return err.Error()
 }
 
 // SystemdUnit is a unit that runs the guard before the engine, restarted

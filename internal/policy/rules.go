@@ -385,20 +385,37 @@ func when(cond bool, msg string) []string {
 
 var secretNames = []string{"PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "ACCESS_KEY", "CREDENTIAL"}
 
-// looksSecret flags a variable by its name (PASSWORD, TOKEN, ...) or by a
-// value that looks like a key: long and random.
-func looksSecret(e EnvVar) bool {
-	if e.Value == "" {
+// SecretName says whether a variable's name says it holds a secret
+// (PASSWORD, TOKEN, ...); a *_FILE variable holds the path of a secrets
+// file, the recommended way, and does not.
+func SecretName(name string) bool {
+	up := strings.ToUpper(name)
+	if strings.HasSuffix(up, "_FILE") {
 		return false
 	}
-	up := strings.ToUpper(e.Name)
 	for _, n := range secretNames {
-		if strings.Contains(up, n) && !strings.HasSuffix(up, "_FILE") {
+		if strings.Contains(up, n) {
 			return true
 		}
 	}
-	return len(e.Value) >= 24 && !strings.ContainsAny(e.Value, " /:") && entropy(e.Value) > 4.0
+	return false
 }
+
+// LooksSecret flags a variable by its name or by a value that looks like a
+// key: long and random. An empty value, or one that refers to another
+// variable ($TOKEN), holds nothing. Containers (policy) and images (audit)
+// share it, so the two never disagree.
+func LooksSecret(name, value string) bool {
+	if value == "" || strings.HasPrefix(value, "$") {
+		return false
+	}
+	if SecretName(name) {
+		return true
+	}
+	return len(value) >= 24 && !strings.ContainsAny(value, " /:") && entropy(value) > 4.0
+}
+
+func looksSecret(e EnvVar) bool { return LooksSecret(e.Name, e.Value) }
 
 // entropy is Shannon entropy in bits per character.
 func entropy(s string) float64 {

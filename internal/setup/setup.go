@@ -68,7 +68,7 @@ func Compute(path string, override []string) (Plan, error) {
 	if len(bytes.TrimSpace(data)) > 0 {
 		dec := json.NewDecoder(bytes.NewReader(data))
 		if err := dec.Decode(&cur); err != nil {
-			return p, fmt.Errorf("%s is not a JSON object (%s): dockerd reads it as strict JSON, without comments (fix: correct the file, then run berth setup again)", path, syntaxAt(data, err))
+			return p, fmt.Errorf("%s is not a JSON object (%s): dockerd reads it as strict JSON, without comments (fix: correct the file, then run berth setup again)", path, SyntaxAt(data, err))
 		}
 		if dec.More() {
 			return p, fmt.Errorf("%s has data after its JSON object (fix: correct the file, then run berth setup again)", path)
@@ -105,7 +105,11 @@ func Compute(path string, override []string) (Plan, error) {
 	if len(set) == 0 && len(bytes.TrimSpace(data)) > 0 {
 		// Only new keys: add them before the closing brace, keeping the
 		// user's file as written.
-		p.After = appendKeys(data, add)
+		kvs := make([]KV, len(add))
+		for i, d := range add {
+			kvs[i] = KV{d.Key, d.Value}
+		}
+		p.After = InsertKeys(data, kvs)
 		return p, nil
 	}
 	for _, d := range append(add, set...) {
@@ -132,17 +136,25 @@ func Compute(path string, override []string) (Plan, error) {
 	return p, nil
 }
 
-func appendKeys(data []byte, ds []Default) []byte {
+// KV is one daemon.json key and its value.
+type KV struct {
+	Key   string
+	Value any
+}
+
+// InsertKeys adds keys to a JSON object before its closing brace, keeping
+// the rest of the file as the user wrote it.
+func InsertKeys(data []byte, kvs []KV) []byte {
 	end := bytes.LastIndexByte(data, '}')
 	head := bytes.TrimRight(data[:end], " \t\r\n")
 	var b bytes.Buffer
 	b.Write(head)
-	for i, d := range ds {
+	for i, kv := range kvs {
 		if i > 0 || !bytes.HasSuffix(head, []byte("{")) {
 			b.WriteByte(',')
 		}
-		v, _ := json.Marshal(d.Value)
-		fmt.Fprintf(&b, "\n  %q: %s", d.Key, v)
+		v, _ := json.Marshal(kv.Value)
+		fmt.Fprintf(&b, "\n  %q: %s", kv.Key, v)
 	}
 	b.WriteString("\n}")
 	b.Write(bytes.TrimRight(data[end+1:], " \t\r\n"))
@@ -160,7 +172,8 @@ func jsonEqual(a, b []byte) bool {
 	return bytes.Equal(xa, ya)
 }
 
-func syntaxAt(data []byte, err error) string {
+// SyntaxAt names the line of a JSON syntax error in data.
+func SyntaxAt(data []byte, err error) string {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		line := 1 + bytes.Count(data[:min(int(se.Offset), len(data))], []byte("\n"))
