@@ -289,3 +289,26 @@ func (e *hostEnv) runningDockerd() []dockerdFlag {
 	}
 	return nil
 }
+
+// flagKeys maps dockerd flags to the daemon.json keys they set, where the
+// names differ.
+var flagKeys = map[string]string{"default-ulimit": "default-ulimits", "log-opt": "log-opts", "host": "hosts", "insecure-registry": "insecure-registries",
+	"registry-mirror": "registry-mirrors", "storage-opt": "storage-opts", "authorization-plugin": "authorization-plugins", "label": "labels", "dns": "dns"}
+
+// DockerdFlagKeys lists the daemon.json keys that dockerd's flags already
+// set on the host below root (docker.service's ExecStart, else the running
+// dockerd), each with where it is set. dockerd refuses to start when a
+// setting is given both as a flag and in daemon.json, so `berth setup`
+// leaves these keys alone.
+func DockerdFlagKeys(root string) map[string]string {
+	e := newHostEnv(HostFacts{Local: true, Root: root})
+	out := map[string]string{}
+	for _, f := range e.flags() {
+		key := f.name
+		if k, ok := flagKeys[key]; ok {
+			key = k
+		}
+		out[key] = f.source
+	}
+	return out
+}

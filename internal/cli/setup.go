@@ -11,10 +11,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berthhq/berth/internal/audit"
 	"github.com/berthhq/berth/internal/engine"
 	"github.com/berthhq/berth/internal/guard"
 	"github.com/berthhq/berth/internal/setup"
 )
+
+const defaultDaemonJSON = "/etc/docker/daemon.json"
 
 type setupOptions struct {
 	daemonJSON, endpoint string
@@ -41,7 +44,7 @@ prints the file to write there.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.daemonJSON, "daemon-json", "/etc/docker/daemon.json", "the engine's configuration file")
+	f.StringVar(&o.daemonJSON, "daemon-json", defaultDaemonJSON, "the engine's configuration file")
 	f.StringVarP(&o.endpoint, "host", "H", "", "the engine to set up (default: the local one); a remote one gets the file printed")
 	f.StringSliceVar(&o.override, "override", nil, "keys you set that setup may change (comma-separated)")
 	f.BoolVar(&o.yes, "yes", false, "write the change")
@@ -55,12 +58,18 @@ func runSetup(ctx context.Context, g *Globals, o setupOptions) error {
 		return &UsageError{Msg: "--yes and --dry-run contradict each other (fix: choose one)"}
 	}
 	remote := o.endpoint != "" && !strings.HasPrefix(o.endpoint, "unix://")
-	plan, err := setup.Compute(o.daemonJSON, o.override)
+	// The flags of this host's dockerd bear on its own daemon.json; another
+	// file (--daemon-json) belongs to an engine berth does not see start.
+	var flags map[string]string
+	if !remote && o.daemonJSON == defaultDaemonJSON {
+		flags = audit.DockerdFlagKeys("/")
+	}
+	plan, err := setup.Compute(o.daemonJSON, o.override, flags)
 	if err != nil {
 		return &UsageError{Msg: err.Error()}
 	}
 	if remote {
-		plan, err = setup.Compute(os.DevNull, o.override)
+		plan, err = setup.Compute(os.DevNull, o.override, nil)
 		if err != nil {
 			return err
 		}
@@ -110,6 +119,8 @@ func runSetup(ctx context.Context, g *Globals, o setupOptions) error {
 				fmt.Fprintf(g.Stdout, "ok    %-18s already %v\n", c.Key, jsonText(c.Value))
 			case "kept":
 				fmt.Fprintf(g.Stdout, "kept  %-18s you set %v; berth would set %v (--override %s to change it)\n", c.Key, jsonText(c.Current), jsonText(c.Value), c.Key)
+			case "flag":
+				fmt.Fprintf(g.Stdout, "flag  %-18s set on dockerd's command line (%s); dockerd refuses a setting given both ways, so it stays there\n", c.Key, c.Flag)
 			}
 		}
 		switch {

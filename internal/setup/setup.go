@@ -39,8 +39,12 @@ type Change struct {
 	// Current is the user's value ("" key absent: nil).
 	Current any `json:"current,omitempty"`
 	// Action: "add" (key absent), "keep" (already the value), "kept"
-	// (the user set another value: left alone unless overridden), "override".
+	// (the user set another value: left alone unless overridden),
+	// "override", or "flag" (dockerd's command line sets it: dockerd
+	// refuses a setting given both ways, so setup leaves it alone).
 	Action string `json:"action"`
+	// Flag says where the flag is set, for Action "flag".
+	Flag string `json:"flag,omitempty"`
 }
 
 // Plan is the computed daemon.json change.
@@ -53,9 +57,16 @@ type Plan struct {
 }
 
 // Compute plans the change to the daemon.json at path (missing: empty).
+// A key whose value dockerd's log driver may not accept is handled with
+// it: log-driver is only added when no log-opts are set (they were written
+// for the engine's current driver, and dockerd refuses options a driver
+// does not know).
 // Keys the user set to another value are kept unless named in override.
 // A file that is not strict JSON is an error that changes nothing.
-func Compute(path string, override []string) (Plan, error) {
+//
+// flags are the keys dockerd's command line already sets, with where
+// (audit.DockerdFlagKeys): they are never added to daemon.json.
+func Compute(path string, override []string, flags map[string]string) (Plan, error) {
 	p := Plan{Path: path}
 	data, err := os.ReadFile(path)
 	switch {
@@ -81,6 +92,11 @@ func Compute(path string, override []string) (Plan, error) {
 		raw, has := cur[d.Key]
 		want, _ := json.Marshal(d.Value)
 		switch {
+		case flags[d.Key] != "":
+			c.Action, c.Flag = "flag", flags[d.Key]
+		case d.Key == "log-driver" && !has && cur["log-opts"] != nil:
+			c.Action = "kept"
+			c.Current = "json-file (with your log-opts)"
 		case !has:
 			c.Action = "add"
 			add = append(add, d)
