@@ -295,20 +295,31 @@ func (e *hostEnv) runningDockerd() []dockerdFlag {
 var flagKeys = map[string]string{"default-ulimit": "default-ulimits", "log-opt": "log-opts", "host": "hosts", "insecure-registry": "insecure-registries",
 	"registry-mirror": "registry-mirrors", "storage-opt": "storage-opts", "authorization-plugin": "authorization-plugins", "label": "labels", "dns": "dns"}
 
-// DockerdFlagKeys lists the daemon.json keys that dockerd's flags already
-// set on the host below root (docker.service's ExecStart, else the running
-// dockerd), each with where it is set. dockerd refuses to start when a
-// setting is given both as a flag and in daemon.json, so `berth setup`
-// leaves these keys alone.
-func DockerdFlagKeys(root string) map[string]string {
+// DockerdFlags are the settings dockerd's command line makes on a host.
+type DockerdFlags struct {
+	// Keys are the daemon.json keys the flags already set, each with where.
+	Keys map[string]string
+	// LogOpts are the names of the --log-opt options.
+	LogOpts []string
+}
+
+// ReadDockerdFlags reads the flags in force on the host below root
+// (docker.service's ExecStart, else the running dockerd). dockerd refuses
+// to start when a setting is given both as a flag and in daemon.json, so
+// `berth setup` leaves these keys alone.
+func ReadDockerdFlags(root string) DockerdFlags {
 	e := newHostEnv(HostFacts{Local: true, Root: root})
-	out := map[string]string{}
+	out := DockerdFlags{Keys: map[string]string{}}
 	for _, f := range e.flags() {
 		key := f.name
 		if k, ok := flagKeys[key]; ok {
 			key = k
 		}
-		out[key] = f.source
+		out.Keys[key] = f.source
+		if f.name == "log-opt" {
+			name, _, _ := strings.Cut(f.value, "=")
+			out.LogOpts = append(out.LogOpts, name)
+		}
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -57,24 +58,31 @@ func runSetup(ctx context.Context, g *Globals, o setupOptions) error {
 	if o.yes && o.dryRun {
 		return &UsageError{Msg: "--yes and --dry-run contradict each other (fix: choose one)"}
 	}
+	if o.endpoint == "" {
+		o.endpoint = os.Getenv("DOCKER_HOST") // as audit and doctor do
+	}
 	remote := o.endpoint != "" && !strings.HasPrefix(o.endpoint, "unix://")
+	// Write through a symlinked daemon.json to the file it names.
+	if r, err := filepath.EvalSymlinks(o.daemonJSON); err == nil {
+		o.daemonJSON = r
+	}
+	state := readEngineState(ctx, o.endpoint)
+	opts := setup.Options{Override: o.override, Swarm: state.swarm}
 	// The flags of this host's dockerd bear on its own daemon.json; another
 	// file (--daemon-json) belongs to an engine berth does not see start.
-	var flags map[string]string
 	if !remote && o.daemonJSON == defaultDaemonJSON {
-		flags = audit.DockerdFlagKeys("/")
+		fl := audit.ReadDockerdFlags("/")
+		opts.Flags, opts.FlagLogOpts = fl.Keys, fl.LogOpts
 	}
-	plan, err := setup.Compute(o.daemonJSON, o.override, flags)
+	path := o.daemonJSON
+	if remote {
+		path = os.DevNull // berth cannot read the file there
+	}
+	plan, err := setup.Compute(path, opts)
 	if err != nil {
 		return &UsageError{Msg: err.Error()}
 	}
-	if remote {
-		plan, err = setup.Compute(os.DevNull, o.override, nil)
-		if err != nil {
-			return err
-		}
-		plan.Path = o.daemonJSON
-	}
+	plan.Path = o.daemonJSON
 	validated := ""
 	if plan.Changed {
 		if validated, err = setup.Validate(ctx, plan.After); err != nil {
@@ -98,7 +106,6 @@ func runSetup(ctx context.Context, g *Globals, o setupOptions) error {
 			return err
 		}
 	}
-	liveRestore := currentLiveRestore(ctx, o.endpoint)
 	if g.json() {
 		out := map[string]any{"plan": plan, "written": write, "backup": backup, "validated_by": validated}
 		if remote {
@@ -119,6 +126,8 @@ func runSetup(ctx context.Context, g *Globals, o setupOptions) error {
 				fmt.Fprintf(g.Stdout, "ok    %-18s already %v\n", c.Key, jsonText(c.Value))
 			case "kept":
 				fmt.Fprintf(g.Stdout, "kept  %-18s you set %v; berth would set %v (--override %s to change it)\n", c.Key, jsonText(c.Current), jsonText(c.Value), c.Key)
+			case "skip":
+				fmt.Fprintf(g.Stdout, "skip  %-18s not set: %s\n", c.Key, c.Reason)
 			case "flag":
 				fmt.Fprintf(g.Stdout, "flag  %-18s set on dockerd's command line (%s); dockerd refuses a setting given both ways, so it stays there\n", c.Key, c.Flag)
 			}
@@ -146,36 +155,92 @@ func runSetup(ctx context.Context, g *Globals, o setupOptions) error {
 	if !write {
 		return nil
 	}
-	effect := "running containers stop while the engine restarts and start again by their restart policy (live-restore is off now; it is on after this restart)"
-	if liveRestore {
-		effect = "running containers keep running (live-restore is on)"
+	effect := "running containers keep running (live-restore is on)"
+	if !state.liveRestore {
+		effect = "running containers stop while the engine restarts and start again by their restart policy (live-restore is off now)"
+		for _, c := range plan.Changes {
+			if c.Key == "live-restore" && (c.Action == "add" || c.Action == "override") {
+				effect += "; it is on after this restart"
+			}
+		}
 	}
 	if !o.restart {
 		fmt.Fprintf(g.Stderr, "the engine reads the file when it starts: restart it to apply (systemctl restart docker); %s\n", effect)
 		return nil
 	}
 	fmt.Fprintf(g.Stderr, "restarting the engine: %s\n", effect)
+	if err := restartEngine(ctx, o.endpoint); err == nil {
+		return nil
+	} else {
+		// The engine did not come back with the new file: put the old one
+		// back and start it again, so setup never leaves it down.
+		var restore error
+		if plan.Before != nil {
+			restore = writeAtomic(plan.Path, plan.Before, 0o644)
+		} else {
+			restore = os.Remove(plan.Path)
+		}
+		if restore != nil {
+			return fmt.Errorf("the engine did not start with the new %s (%v), and putting the old file back failed: %v (fix: restore %s by hand and restart the engine)", plan.Path, err, restore, backup)
+		}
+		if err2 := restartEngine(ctx, o.endpoint); err2 != nil {
+			return fmt.Errorf("the engine did not start with the new %s (%v); the old file is back, and the engine did not start with it either: %v (fix: journalctl -u docker)", plan.Path, err, err2)
+		}
+		return fmt.Errorf("the engine did not start with the new %s (%v); the old file is back and the engine runs with it (fix: journalctl -u docker says why; the new file is not kept)", plan.Path, err)
+	}
+}
+
+// restartEngine restarts the engine with systemd and waits until it answers.
+func restartEngine(ctx context.Context, endpoint string) error {
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if out, err := exec.CommandContext(rctx, "systemctl", "restart", "docker").CombinedOutput(); err != nil {
-		return fmt.Errorf("restarting the engine: %v: %s (fix: restart it by hand; the new file is written, the old one kept as %s)", err, strings.TrimSpace(string(out)), backup)
+		return fmt.Errorf("systemctl restart docker: %v: %s", err, strings.TrimSpace(string(out)))
 	}
-	return nil
+	if endpoint == "" {
+		endpoint = engine.DefaultEndpoint
+	}
+	for {
+		c, err := engine.Connect(rctx, engine.Endpoint{Host: "local", URL: endpoint})
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-rctx.Done():
+			return fmt.Errorf("the engine did not answer within 2 minutes: %v", err)
+		case <-time.After(time.Second):
+		}
+	}
 }
 
-// currentLiveRestore asks the engine whether live-restore is on now, which
-// decides what a restart does to running containers.
-func currentLiveRestore(ctx context.Context, endpoint string) bool {
+type engineState struct{ liveRestore, swarm bool }
+
+// readEngineState asks the engine whether live-restore is on (which decides
+// what a restart does to running containers) and whether it is in a swarm
+// (where dockerd refuses live-restore).
+func readEngineState(ctx context.Context, endpoint string) engineState {
 	if endpoint == "" {
 		endpoint = engine.DefaultEndpoint
 	}
 	c, err := engine.Connect(ctx, engine.Endpoint{Host: "local", URL: endpoint})
 	if err != nil {
-		return false
+		return engineState{}
 	}
 	defer c.Close()
-	info, err := c.InfoJSON(ctx)
-	return err == nil && strings.Contains(string(info), `"LiveRestoreEnabled":true`)
+	raw, err := c.InfoJSON(ctx)
+	if err != nil {
+		return engineState{}
+	}
+	var info struct {
+		LiveRestoreEnabled bool
+		Swarm              struct{ LocalNodeState string }
+	}
+	if json.Unmarshal(raw, &info) != nil {
+		return engineState{}
+	}
+	st := info.Swarm.LocalNodeState
+	return engineState{liveRestore: info.LiveRestoreEnabled, swarm: st != "" && st != "inactive"}
 }
 
 func jsonText(v any) string {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // Default is one production default: a daemon.json key, its value, and why.
@@ -40,11 +41,14 @@ type Change struct {
 	Current any `json:"current,omitempty"`
 	// Action: "add" (key absent), "keep" (already the value), "kept"
 	// (the user set another value: left alone unless overridden),
-	// "override", or "flag" (dockerd's command line sets it: dockerd
-	// refuses a setting given both ways, so setup leaves it alone).
+	// "override", "flag" (dockerd's command line sets it: dockerd
+	// refuses a setting given both ways, so setup leaves it alone), or
+	// "skip" (setting it would stop dockerd from starting: Reason says why).
 	Action string `json:"action"`
 	// Flag says where the flag is set, for Action "flag".
 	Flag string `json:"flag,omitempty"`
+	// Reason says why a default is not set, for Action "skip".
+	Reason string `json:"reason,omitempty"`
 }
 
 // Plan is the computed daemon.json change.
@@ -56,17 +60,40 @@ type Plan struct {
 	Changed bool     `json:"changed"`
 }
 
-// Compute plans the change to the daemon.json at path (missing: empty).
-// A key whose value dockerd's log driver may not accept is handled with
-// it: log-driver is only added when no log-opts are set (they were written
-// for the engine's current driver, and dockerd refuses options a driver
-// does not know).
-// Keys the user set to another value are kept unless named in override.
-// A file that is not strict JSON is an error that changes nothing.
-//
-// flags are the keys dockerd's command line already sets, with where
-// (audit.DockerdFlagKeys): they are never added to daemon.json.
-func Compute(path string, override []string, flags map[string]string) (Plan, error) {
+// Options are what Compute must respect besides the file.
+type Options struct {
+	// Override names keys the user set that setup may change.
+	Override []string
+	// Flags are the keys dockerd's command line already sets, with where
+	// (audit.DockerdFlags): never added to daemon.json, since dockerd
+	// refuses a setting given both ways.
+	Flags map[string]string
+	// FlagLogOpts are the log options the command line sets (--log-opt).
+	FlagLogOpts []string
+	// Swarm is true when the engine is in a swarm, where dockerd refuses
+	// live-restore.
+	Swarm bool
+}
+
+// localLogOpts are the options the local log driver accepts; dockerd
+// refuses to start with any other under it.
+var localLogOpts = []string{"max-size", "max-file", "compress", "mode", "max-buffer-size"}
+
+// Compute plans the change to the daemon.json at path (missing or null:
+// empty). Keys the user set to another value are kept unless named in
+// o.Override; a default that would stop dockerd from starting is skipped
+// with the reason. A file that is not strict JSON, or an override of a key
+// setup does not set, is an error that changes nothing.
+func Compute(path string, o Options) (Plan, error) {
+	for _, k := range o.Override {
+		if !slices.ContainsFunc(Defaults, func(d Default) bool { return d.Key == k }) {
+			var keys []string
+			for _, d := range Defaults {
+				keys = append(keys, d.Key)
+			}
+			return Plan{Path: path}, fmt.Errorf("--override %s: setup does not set %q (fix: one of %s)", k, k, strings.Join(keys, ", "))
+		}
+	}
 	p := Plan{Path: path}
 	data, err := os.ReadFile(path)
 	switch {
@@ -85,6 +112,26 @@ func Compute(path string, override []string, flags map[string]string) (Plan, err
 			return p, fmt.Errorf("%s has data after its JSON object (fix: correct the file, then run berth setup again)", path)
 		}
 	}
+	isObject := cur != nil && len(bytes.TrimSpace(data)) > 0 // "null" is an empty file to dockerd
+	if cur == nil {
+		cur = map[string]json.RawMessage{}
+	}
+	// The log options in force, from the file and the command line: the
+	// local driver refuses options it does not know.
+	var logOpts map[string]any
+	_ = json.Unmarshal(cur["log-opts"], &logOpts)
+	var foreign []string
+	for k := range logOpts {
+		if !slices.Contains(localLogOpts, k) {
+			foreign = append(foreign, k)
+		}
+	}
+	for _, k := range o.FlagLogOpts {
+		if !slices.Contains(localLogOpts, k) && !slices.Contains(foreign, k) {
+			foreign = append(foreign, k)
+		}
+	}
+	sort.Strings(foreign)
 	var add []Default
 	var set []Default
 	for _, d := range Defaults {
@@ -92,18 +139,20 @@ func Compute(path string, override []string, flags map[string]string) (Plan, err
 		raw, has := cur[d.Key]
 		want, _ := json.Marshal(d.Value)
 		switch {
-		case flags[d.Key] != "":
-			c.Action, c.Flag = "flag", flags[d.Key]
-		case d.Key == "log-driver" && !has && cur["log-opts"] != nil:
-			c.Action = "kept"
-			c.Current = "json-file (with your log-opts)"
+		case o.Flags[d.Key] != "":
+			c.Action, c.Flag = "flag", o.Flags[d.Key]
+		case d.Key == "live-restore" && o.Swarm:
+			c.Action, c.Reason = "skip", "this engine is in a swarm, and dockerd refuses to start with live-restore in swarm mode"
+		case d.Key == "log-driver" && len(foreign) > 0:
+			c.Action, c.Reason = "skip", fmt.Sprintf("the log options %s are not ones the local driver accepts, and dockerd refuses to start with them under it; keep json-file with max-size, or drop those options", strings.Join(foreign, ", "))
+			_ = json.Unmarshal(raw, &c.Current)
 		case !has:
 			c.Action = "add"
 			add = append(add, d)
 		case jsonEqual(raw, want):
 			c.Action = "keep"
 			_ = json.Unmarshal(raw, &c.Current)
-		case slices.Contains(override, d.Key):
+		case slices.Contains(o.Override, d.Key):
 			c.Action = "override"
 			_ = json.Unmarshal(raw, &c.Current)
 			set = append(set, d)
@@ -118,7 +167,7 @@ func Compute(path string, override []string, flags map[string]string) (Plan, err
 		return p, nil
 	}
 	p.Changed = true
-	if len(set) == 0 && len(bytes.TrimSpace(data)) > 0 {
+	if len(set) == 0 && isObject {
 		// Only new keys: add them before the closing brace, keeping the
 		// user's file as written.
 		kvs := make([]KV, len(add))
@@ -162,6 +211,9 @@ type KV struct {
 // the rest of the file as the user wrote it.
 func InsertKeys(data []byte, kvs []KV) []byte {
 	end := bytes.LastIndexByte(data, '}')
+	if end < 0 {
+		data, end = []byte("{}"), 1
+	}
 	head := bytes.TrimRight(data[:end], " \t\r\n")
 	var b bytes.Buffer
 	b.Write(head)
