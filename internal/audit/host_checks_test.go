@@ -516,7 +516,7 @@ func TestHostDaemonJSONProblems(t *testing.T) {
 		{name: "hosts with the unit's -H", json: "{\n\"hosts\": [\"unix:///run/docker.sock\"]\n}",
 			unit: "[Service]\nExecStart=/usr/bin/dockerd -H fd://\n", want: `line 2: "hosts" is also set by --host in /lib/systemd/system/docker.service ExecStart`},
 		{name: "number in log-opts", json: "{\n\"log-driver\": \"json-file\",\n\"log-opts\": {\"max-size\": \"10m\", \"max-file\": 3}\n}",
-			want: `line 3: "log-opts": the value of "max-file" must be a string ("3", quoted)`},
+			want: `line 3: "log-opts": the value of "max-file" must be a string (quoted)`},
 		{name: "string for a boolean", json: `{"live-restore": "true"}`, want: `line 1: "live-restore" must be a boolean, not a string`},
 		{name: "a string for hosts", json: `{"hosts": "tcp://0.0.0.0:2376"}`, want: `"hosts" must be a list, not a string`},
 	} {

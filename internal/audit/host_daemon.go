@@ -72,6 +72,13 @@ func (e *hostEnv) settingsProblem() string {
 	if e.cfgErr != nil {
 		return "daemon.json cannot be read (see host-daemon-json): " + e.cfgErr.Error()
 	}
+	// A value of the wrong type stops dockerd too; and a check must not
+	// pass on a value it could not read.
+	for _, k := range hostSortedKeys(e.cfg) {
+		if p := daemonTypeProblem(k, e.cfg[k]); p != "" {
+			return "daemon.json has a value dockerd refuses (see host-daemon-json): " + p
+		}
+	}
 	return ""
 }
 

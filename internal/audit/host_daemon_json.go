@@ -208,8 +208,8 @@ var daemonKeyTypes = map[string]string{
 
 func daemonTypeProblem(key string, v any) string {
 	want, ok := daemonKeyTypes[key]
-	if !ok {
-		return ""
+	if !ok || v == nil {
+		return "" // dockerd takes null as unset
 	}
 	switch want {
 	case "boolean":
@@ -233,7 +233,7 @@ func daemonTypeProblem(key string, v any) string {
 		if m, ok := v.(map[string]any); ok {
 			for _, k := range hostSortedKeys(m) {
 				if _, ok := m[k].(string); !ok {
-					return fmt.Sprintf("%q: the value of %q must be a string (\"%v\", quoted)", key, k, m[k])
+					return fmt.Sprintf("%q: the value of %q must be a string (quoted)", key, k) // the value may be a secret
 				}
 			}
 			return ""

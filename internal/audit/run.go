@@ -54,6 +54,9 @@ type Report struct {
 	// stopped answering, an endpoint that refused): the report is still
 	// everything else.
 	Incomplete []string `json:"incomplete,omitempty"`
+	// Containers is how many containers were judged per host (a container
+	// without findings has no result, so this says it was seen).
+	Containers map[string]int `json:"containers,omitempty"`
 }
 
 func (o Options) wants(a Area) bool { return len(o.Areas) == 0 || slices.Contains(o.Areas, a) }
@@ -79,6 +82,12 @@ func Run(ctx context.Context, hosts []Source, o Options) Report {
 	var out Report
 	for i, r := range reports {
 		out.Hosts = append(out.Hosts, hosts[i].Host())
+		if r.Containers != nil {
+			if out.Containers == nil {
+				out.Containers = map[string]int{}
+			}
+			out.Containers[hosts[i].Host()] = r.Containers[hosts[i].Host()]
+		}
 		out.Results = append(out.Results, r.Results...)
 		out.Incomplete = append(out.Incomplete, r.Incomplete...)
 	}
@@ -121,9 +130,11 @@ func auditHost(ctx context.Context, h Source, o Options) Report {
 	if o.wants(AreaContainers) {
 		var doc struct{ CgroupVersion string }
 		_ = json.Unmarshal(info, &doc)
-		res, err := containerResults(ctx, h, o, doc.CgroupVersion == "1")
+		res, n, err := containerResults(ctx, h, o, doc.CgroupVersion == "1")
 		if err != nil {
 			lost("containers", err)
+		} else {
+			r.Containers = map[string]int{host: n}
 		}
 		r.Results = append(r.Results, res...)
 	}
@@ -167,10 +178,10 @@ func excluded(o Options, name string, labels map[string]string) bool {
 //
 // On cgroup v1 every container's inspect says cgroupns "host": it is the
 // engine's only default there, not a choice, and not reported.
-func containerResults(ctx context.Context, h Source, o Options, cgroupV1 bool) ([]Result, error) {
+func containerResults(ctx context.Context, h Source, o Options, cgroupV1 bool) ([]Result, int, error) {
 	cs, err := h.ListContainers(ctx, nil)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
 	specs := make([]*policy.Spec, len(cs))
@@ -198,6 +209,7 @@ func containerResults(ctx context.Context, h Source, o Options, cgroupV1 bool) (
 	pol.Waivers = append(slices.Clone(pol.Waivers), berthWaivers...)
 	var out []Result
 	var firstErr error
+	judged := 0
 	for i, s := range specs {
 		if errs[i] != nil && firstErr == nil {
 			firstErr = fmt.Errorf("container %s: %w", cs[i].Name, errs[i])
@@ -205,11 +217,12 @@ func containerResults(ctx context.Context, h Source, o Options, cgroupV1 bool) (
 		if s == nil || excluded(o, s.Name, s.Labels) {
 			continue
 		}
+		judged++
 		for _, f := range pol.Evaluate(s) {
 			out = append(out, findingResult(h.Host(), s.Name, f))
 		}
 	}
-	return out, firstErr
+	return out, judged, firstErr
 }
 
 // berthWaivers excuse berth's own containers from the hygiene rules their

@@ -75,15 +75,13 @@ type Facts struct {
 // Diagnose builds the report.
 func Diagnose(rep audit.Report, f Facts) Report {
 	idx := index(rep.Results)
-	idx.noContainers = true
-	for _, r := range rep.Results {
-		if r.Area == audit.AreaContainers {
-			idx.noContainers = false
-		}
+	idx.containersRead = rep.Containers != nil
+	for _, n := range rep.Containers {
+		idx.containers += n
 	}
 	for _, s := range rep.Incomplete {
 		if strings.Contains(s, "containers could not be checked") {
-			idx.noContainers = false
+			idx.containersRead = false
 		}
 	}
 	out := Report{Hosts: rep.Hosts, Incomplete: rep.Incomplete}
@@ -129,8 +127,11 @@ func Diagnose(rep audit.Report, f Facts) Report {
 
 // results by check ID, and whether the hosts run no container at all.
 type results struct {
-	byID         map[string][]audit.Result
-	noContainers bool
+	byID map[string][]audit.Result
+	// containersRead: every host's containers were read; containers: how
+	// many were judged.
+	containersRead bool
+	containers     int
 }
 
 func index(rs []audit.Result) *results {
@@ -159,6 +160,24 @@ func (idx *results) bad(ids ...string) (fails, warns []string) {
 		}
 	}
 	return fails, warns
+}
+
+// passed says whether every one of the checks ran somewhere and passed
+// everywhere it ran: a claim of "ready" needs that, not the absence of a
+// failure.
+func (idx *results) passed(ids ...string) bool {
+	for _, id := range ids {
+		rs := idx.byID[id]
+		if len(rs) == 0 {
+			return false
+		}
+		for _, r := range rs {
+			if r.Status != audit.Pass {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // seen says whether any of the checks ran (was not skipped) somewhere.
@@ -272,9 +291,12 @@ func updates(idx *results) Answer {
 		a.Verdict, a.Next = NotYet, "upgrade what is past its end of life, rebuild old images, and redeploy them with berth deploy"
 	case len(warns) > 0:
 		a.Verdict, a.Next = NotYet, "plan the upgrades listed before they fall out of support"
-	default:
+	case idx.passed("engine-version", "engine-kernel", "image-age"):
 		a.Verdict = Ready
 		a.Evidence = []string{"the engine release is maintained, the kernel is outside the known-bad ranges, and no image is older than 90 days"}
+	default:
+		a.Verdict = Unknown
+		a.Evidence = append(a.Evidence, "berth could not confirm every part: the engine release is newer than its table, the kernel is a distribution's (check its advisories), or there are no images to judge")
 	}
 	return a
 }
@@ -289,9 +311,12 @@ func reach(idx *results) Answer {
 		a.Evidence = append(a.Evidence, "the default bridge could not be read")
 	case len(fails)+len(warns) > 0:
 		a.Verdict, a.Next = NotYet, "berth setup --yes --restart (icc off); drop network_mode: host; publish ports on an address, or route them through berth-proxy"
-	default:
+	case idx.passed("engine-icc") && idx.containersRead:
 		a.Verdict = Ready
 		a.Evidence = []string{"containers on the default bridge cannot reach each other (icc off), none uses the host's network, and no port is published on every interface; berth's apps reach only their own network and berth-proxy"}
+	default:
+		a.Verdict = Unknown
+		a.Evidence = append(a.Evidence, "the containers could not all be read")
 	}
 	return a
 }
@@ -307,9 +332,12 @@ func hostAccess(idx *results) Answer {
 		a.Verdict, a.Next = NotYet, "remove the privileges listed (berth policy explain RULE says how), and put berth guard in front of the engine: berth guard install"
 	case len(warns) > 0:
 		a.Verdict, a.Next = NotYet, "berth guard install: without an authorization plugin anyone with the socket can run a privileged container"
-	default:
+	case idx.passed("engine-authz", "engine-api-tls") && idx.containersRead:
 		a.Verdict = Ready
-		a.Evidence = []string{"no container is privileged, mounts the socket or a sensitive host path, or shares a host namespace; the engine is guarded and its API is not on plain TCP"}
+		a.Evidence = []string{fmt.Sprintf("none of the %d containers is privileged, mounts the socket or a sensitive host path, or shares a host namespace; the engine is guarded and its API is not on plain TCP", idx.containers)}
+	default:
+		a.Verdict = Unknown
+		a.Evidence = append(a.Evidence, "berth could not confirm every part: the containers, the authorization plugin or the API's listeners could not all be read")
 	}
 	return a
 }
@@ -320,19 +348,19 @@ func privileges(idx *results) Answer {
 	fails, warns := idx.bad(ids...)
 	a.Evidence = limit(append(fails, warns...), 10)
 	switch {
-	case idx.noContainers:
+	case !idx.containersRead:
+		a.Verdict = Unknown
+		a.Evidence = []string{"the containers could not all be read"}
+	case idx.containers == 0:
 		a.Verdict = Ready
 		a.Evidence = []string{"no container runs on these hosts"}
-	case !idx.seen(ids...):
-		a.Verdict = Unknown
-		a.Evidence = []string{"no container could be read"}
 	case len(fails) > 0:
 		a.Verdict, a.Next = NotYet, "drop the capabilities and confinement overrides listed; berth deploy refuses them by default"
 	case len(warns) > 0:
 		a.Verdict, a.Next = NotYet, "tighten: user: 10001, cap_drop: [ALL], read_only: true, security_opt: [no-new-privileges:true] (berth policy check shows each service)"
 	default:
 		a.Verdict = Ready
-		a.Evidence = []string{"containers run as non-root users with capabilities dropped, read-only root filesystems and no-new-privileges"}
+		a.Evidence = []string{fmt.Sprintf("the %d containers run as non-root users with capabilities dropped, read-only root filesystems and no-new-privileges", idx.containers)}
 	}
 	return a
 }
@@ -346,7 +374,12 @@ func logs(idx *results) Answer {
 		a.Verdict, a.Next = NotYet, "berth setup --yes --restart (log-driver local, rotated); containers created before keep their own settings until redeployed"
 	default:
 		a.Verdict = Unknown
-		a.Evidence = append(a.Evidence, "logs are rotated", "berth does not collect logs yet (a later release brings it), so where they are kept beyond the host is unknown")
+		if idx.passed("host-log-rotation") || idx.passed("engine-log-driver") {
+			a.Evidence = append(a.Evidence, "logs are rotated")
+		} else {
+			a.Evidence = append(a.Evidence, "whether logs are rotated by default is in daemon.json, which berth reads only when it runs on the host")
+		}
+		a.Evidence = append(a.Evidence, "berth does not collect logs yet (a later release brings it), so where they are kept beyond the host is unknown")
 		a.Next = "ship them (journald, fluentd, gelf) until berth collects them"
 	}
 	return a
@@ -377,7 +410,10 @@ func engineDefaults(idx *results) Answer {
 	switch {
 	case len(fails)+len(warns) > 0:
 		a.Verdict, a.Next = NotYet, "berth setup (shows the daemon.json change), then berth setup --yes --restart"
-	case !idx.seen("host-no-new-privileges", "host-log-rotation"):
+	case !idx.passed("engine-live-restore", "engine-icc"):
+		a.Verdict = Unknown
+		a.Evidence = append(a.Evidence, "live-restore and icc could not be confirmed")
+	case !idx.passed("host-no-new-privileges", "host-userland-proxy", "host-log-rotation"):
 		a.Verdict = Unknown
 		a.Evidence = append(a.Evidence, "live-restore and icc are as they should be; the settings only daemon.json shows need berth to run on the host (berth doctor there)")
 	default:

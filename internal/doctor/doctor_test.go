@@ -28,7 +28,7 @@ func sane() audit.Report {
 	// A hardened container has no findings: one info result stands for
 	// "containers were read".
 	rs = append(rs, res("root-user", audit.AreaContainers, policy.Medium, audit.Info, "shop-web-3"))
-	return audit.Report{Hosts: []string{"h1"}, Results: rs}
+	return audit.Report{Hosts: []string{"h1"}, Results: rs, Containers: map[string]int{"h1": 1}}
 }
 
 func releases(n int) map[string]map[string][]release.Release {
@@ -100,6 +100,7 @@ func TestDiagnoseBad(t *testing.T) {
 func TestDiagnoseNoConfigNoContainers(t *testing.T) {
 	rep := sane()
 	rep.Results = rep.Results[:len(rep.Results)-1] // no container at all
+	rep.Containers = map[string]int{"h1": 0}
 	r := Diagnose(rep, Facts{})
 	if a := answer(r, "deploys"); a.Verdict != NotYet || !strings.Contains(a.Evidence[0], "no berth.yaml") {
 		t.Errorf("deploys without berth.yaml: %+v", a)
@@ -143,5 +144,34 @@ func TestRender(t *testing.T) {
 	}
 	if strings.Count(html, `class="answer `) != len(r.Answers) || !strings.Contains(html, `data-verdict="not yet"`) {
 		t.Errorf("page lacks answers")
+	}
+}
+
+// "Ready" needs the passes behind it: checks that were skipped or only
+// informative leave the answer unknown, never ready.
+func TestDiagnoseNeedsPasses(t *testing.T) {
+	rep := sane()
+	for i := range rep.Results {
+		if rep.Results[i].Area == audit.AreaEngine {
+			rep.Results[i].Status = audit.Skipped
+		}
+		if rep.Results[i].ID == "engine-version" {
+			rep.Results[i].Status = audit.Info // newer than the table
+		}
+	}
+	r := Diagnose(rep, Facts{Config: "berth.yaml", Tracked: true, Services: []string{"web"}, Releases: releases(2)})
+	for _, id := range []string{"host-access", "updates", "network", "engine-defaults", "registry"} {
+		if a := answer(r, id); a.Verdict == Ready {
+			t.Errorf("%s is ready on skipped checks: %v", id, a.Evidence)
+		}
+	}
+	// Containers read, none with findings: their privileges are ready.
+	if a := answer(r, "privileges"); a.Verdict != Ready || !strings.Contains(a.Evidence[0], "1 containers") {
+		t.Errorf("privileges: %+v", a)
+	}
+	// Containers not read at all: unknown.
+	rep.Containers = nil
+	if a := answer(Diagnose(rep, Facts{}), "privileges"); a.Verdict != Unknown {
+		t.Errorf("privileges without containers read: %+v", a)
 	}
 }
