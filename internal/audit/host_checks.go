@@ -164,8 +164,16 @@ func newHostEnv(f HostFacts) *hostEnv {
 	}
 	e.users = e.readPasswd()
 	e.groups, e.groupErr = e.readGroups()
-	e.cfg, e.cfgData, e.cfgErr = e.readDaemonJSON()
 	e.loadDockerdFlags()
+	// dockerd reads the file its --config-file names, when it names one.
+	if f.DaemonJSON == "" {
+		for _, fl := range e.flags() {
+			if fl.name == "config-file" && fl.value != "" {
+				e.daemonJSON = fl.value
+			}
+		}
+	}
+	e.cfg, e.cfgData, e.cfgErr = e.readDaemonJSON()
 	return e
 }
 

@@ -720,3 +720,28 @@ func TestHostSocketOwners(t *testing.T) {
 		})
 	}
 }
+
+// dockerd reads the file its unit's --config-file names: that file is
+// judged, not /etc/docker/daemon.json; and setup sees the unit's flags.
+func TestHostConfigFileFromUnit(t *testing.T) {
+	needRoot(t)
+	h := newHostFixture(t)
+	h.dir("/etc/docker", 0o755, 0, 0)
+	h.file("/etc/docker/daemon.json", 0o644, 0, 0, `{"log-driver": "json-file"}`)
+	h.file("/etc/docker/prod.json", 0o644, 0, 0, `{"log-driver": "local", "no-new-privileges": true}`)
+	h.file("/lib/systemd/system/docker.service", 0o644, 0, 0, "[Service]\nExecStart=/usr/bin/dockerd -H fd:// --config-file /etc/docker/prod.json --live-restore --log-opt tag=x\n")
+	rs := byID(h.audit(hostSpace{}))
+	if r := rs["host-log-rotation"]; r.Status != Pass || !strings.Contains(r.Evidence, "prod.json") {
+		t.Errorf("host-log-rotation: %s %s", r.Status, r.Evidence)
+	}
+	if r := rs["host-no-new-privileges"]; r.Status != Pass {
+		t.Errorf("host-no-new-privileges: %s %s", r.Status, r.Evidence)
+	}
+	fl := ReadDockerdFlags(h.root)
+	if fl.Keys["live-restore"] == "" || fl.Keys["hosts"] == "" || len(fl.LogOpts) != 1 || fl.LogOpts[0] != "tag" {
+		t.Errorf("flags: %+v", fl)
+	}
+	if _, ok := fl.Keys["config-file"]; ok {
+		t.Error("config-file is not a daemon.json key")
+	}
+}

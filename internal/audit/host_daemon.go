@@ -87,6 +87,8 @@ func (e *hostEnv) settingsProblem() string {
 var dockerdFlagKey = map[string]string{"host": "hosts", "label": "labels", "insecure-registry": "insecure-registries",
 	"registry-mirror": "registry-mirrors", "log-opt": "log-opts", "storage-opt": "storage-opts", "exec-opt": "exec-opts",
 	"dns-opt": "dns-opts", "default-ulimit": "default-ulimits", "authorization-plugin": "authorization-plugins",
+	"default-address-pool": "default-address-pools", "node-generic-resource": "node-generic-resources",
+	"default-network-opt": "default-network-opts", "cdi-spec-dir": "cdi-spec-dirs",
 	"add-runtime": "", "config-file": "", "validate": ""}
 
 func (e *hostEnv) checkDaemonJSON(c Check) Result {

@@ -290,11 +290,6 @@ func (e *hostEnv) runningDockerd() []dockerdFlag {
 	return nil
 }
 
-// flagKeys maps dockerd flags to the daemon.json keys they set, where the
-// names differ.
-var flagKeys = map[string]string{"default-ulimit": "default-ulimits", "log-opt": "log-opts", "host": "hosts", "insecure-registry": "insecure-registries",
-	"registry-mirror": "registry-mirrors", "storage-opt": "storage-opts", "authorization-plugin": "authorization-plugins", "label": "labels", "dns": "dns"}
-
 // DockerdFlags are the settings dockerd's command line makes on a host.
 type DockerdFlags struct {
 	// Keys are the daemon.json keys the flags already set, each with where.
@@ -312,7 +307,10 @@ func ReadDockerdFlags(root string) DockerdFlags {
 	out := DockerdFlags{Keys: map[string]string{}}
 	for _, f := range e.flags() {
 		key := f.name
-		if k, ok := flagKeys[key]; ok {
+		if k, ok := dockerdFlagKey[key]; ok {
+			if k == "" {
+				continue // a flag with no daemon.json key
+			}
 			key = k
 		}
 		out.Keys[key] = f.source

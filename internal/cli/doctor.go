@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -31,7 +32,7 @@ blockers in order. It runs the whole audit on berth.yaml's hosts, or on
 -H / DOCKER_HOST without a berth.yaml. What berth cannot see yet (backups,
 alerts) is "unknown" with the reason, never a made-up pass.
 
-Exit codes: 0 (ready), 7 (not yet), 3 (part of the audit could not be made).`,
+Exit codes: 0 (ready, or unknown), 7 (not yet), 3 (part of the audit could not be made).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDoctor(cmd.Context(), g, endpoint, htmlFile)
@@ -52,7 +53,7 @@ func runDoctor(ctx context.Context, g *Globals, endpoint, htmlFile string) error
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	facts := doctor.Facts{Releases: map[string]map[string][]release.Release{}}
+	facts := doctor.Facts{Releases: map[string]map[string][]release.Release{}, OneEngine: endpoint != ""}
 	if _, err := os.Stat(g.File); err == nil && endpoint == "" {
 		cfg, err := loadConfig(ctx, g)
 		if err != nil {
@@ -78,16 +79,12 @@ func runDoctor(ctx context.Context, g *Globals, endpoint, htmlFile string) error
 	}
 	d := doctor.Diagnose(rep, facts)
 	if htmlFile != "" {
-		f, err := os.Create(htmlFile)
-		if err != nil {
+		var page bytes.Buffer
+		if err := doctor.HTML(&page, d, time.Now()); err != nil {
+			return err
+		}
+		if err := writeAtomic(htmlFile, page.Bytes(), 0o644); err != nil {
 			return fmt.Errorf("writing the HTML report: %w", err)
-		}
-		if err := doctor.HTML(f, d, time.Now()); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
 		}
 	}
 	if g.json() {

@@ -70,6 +70,9 @@ type Facts struct {
 	Services []string
 	// Releases per host, per service (release.FromContainers).
 	Releases map[string]map[string][]release.Release
+	// OneEngine: the doctor examined one engine given with -H, not
+	// berth.yaml's hosts.
+	OneEngine bool
 }
 
 // Diagnose builds the report.
@@ -222,6 +225,12 @@ func monitoring(idx *results) Answer {
 
 func deploys(f Facts) Answer {
 	a := Answer{ID: "deploys", Question: "How do deploys happen: automated, from version-controlled config, with zero downtime and a rollback ready?"}
+	if f.Config == "" && f.OneEngine {
+		a.Verdict = Unknown
+		a.Evidence = []string{"one engine was examined (-H): deploys are judged from berth.yaml's app and hosts"}
+		a.Next = "run berth doctor without -H, next to berth.yaml"
+		return a
+	}
 	if f.Config == "" {
 		a.Verdict = NotYet
 		a.Evidence = []string{"no berth.yaml here: deploys are not described by configuration berth can see"}

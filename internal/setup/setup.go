@@ -30,7 +30,7 @@ var Defaults = []Default{
 	{Key: "no-new-privileges", Value: true, Why: "no process in a container can gain privileges through setuid binaries", Check: "host-no-new-privileges"},
 	{Key: "icc", Value: false, Why: "containers on the default bridge cannot reach each other unless linked; berth's apps use networks of their own", Check: "engine-icc"},
 	{Key: "userland-proxy", Value: false, Why: "published ports are forwarded by iptables, not a docker-proxy process per port", Check: "host-userland-proxy"},
-	{Key: "default-ulimits", Value: map[string]any{"nofile": map[string]any{"Name": "nofile", "Soft": 65536, "Hard": 65536}}, Why: "a bounded, sufficient open-files limit for every container"},
+	{Key: "default-ulimits", Value: map[string]any{"nofile": map[string]any{"Name": "nofile", "Soft": 65536, "Hard": 65536}}, Why: "a bounded, sufficient open-files limit for every container (lower than the 1048576 some distributions' units give containers: raise it for a service that needs more)"},
 	{Key: "metrics-addr", Value: "127.0.0.1:9323", Why: "engine metrics for monitoring, on loopback only", Check: "host-metrics-addr"},
 }
 
