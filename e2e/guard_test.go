@@ -102,11 +102,6 @@ func (g *guardProc) stop(t *testing.T) {
 // does not go through the docker CLI would.
 func rawAPI(t *testing.T, sock, method, path, contentType string, body []byte) (int, string) {
 	t.Helper()
-	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-		},
-	}}
 	req, err := http.NewRequest(method, "http://engine"+path, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +109,7 @@ func rawAPI(t *testing.T, sock, method, path, contentType string, body []byte) (
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	resp, err := c.Do(req)
+	resp, err := unixClient(sock).Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}

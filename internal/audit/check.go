@@ -59,11 +59,3 @@ func (c Check) Result(host string, st Status, evidence string) Result {
 func (c Check) Skip(host, reason string) Result {
 	return Result{Check: c, Host: host, Status: Skipped, Reason: reason}
 }
-
-// passFail is a result that passes when ok.
-func (c Check) passFail(host string, ok bool, evidence string) Result {
-	if ok {
-		return c.Result(host, Pass, evidence)
-	}
-	return c.Result(host, Fail, evidence)
-}

@@ -481,7 +481,7 @@ func TestReadDaemonConfig(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			cfg, err := ReadDaemonConfig(p)
+			cfg, _, err := readDaemonConfig(p, p)
 			if tc.err == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -503,7 +503,7 @@ func TestReadDaemonConfig(t *testing.T) {
 			}
 		})
 	}
-	if _, err := ReadDaemonConfig(dir); err == nil || !strings.Contains(err.Error(), "is a directory") {
+	if _, _, err := readDaemonConfig(dir, dir); err == nil || !strings.Contains(err.Error(), "is a directory") {
 		t.Errorf("a directory: %v", err)
 	}
 }

@@ -25,20 +25,11 @@ func (e *DaemonConfigError) Error() string {
 	return fmt.Sprintf("%s:%d:%d: %s", e.Path, e.Line, e.Column, e.Msg)
 }
 
-// ReadDaemonConfig reads daemon.json strictly (dockerd's own rules: a JSON
-// object, no comments); a missing file is (nil, nil); it returns a
-// daemonConfigErrorAt error (line) for bad JSON. Exported: `berth setup` and the
-// engine report use it too.
-//
-// Like dockerd it accepts a byte order mark (UTF-8, or UTF-16 as Windows
-// editors write it) and an empty file (an empty configuration).
-func ReadDaemonConfig(path string) (map[string]any, error) {
-	cfg, _, err := readDaemonConfig(path, path)
-	return cfg, err
-}
-
-// readDaemonConfig reads file, naming it name in errors; it also returns the
-// decoded text, for the lines of keys.
+// readDaemonConfig reads daemon.json strictly, as dockerd does (a JSON
+// object, no comments; a byte order mark, UTF-8 or UTF-16 as Windows
+// editors write it, and an empty file are accepted), naming it name in
+// errors; a missing file is (nil, nil, nil). It also returns the decoded
+// text, for the lines of keys.
 func readDaemonConfig(file, name string) (map[string]any, []byte, error) {
 	raw, err := os.ReadFile(file)
 	if errors.Is(err, fs.ErrNotExist) {

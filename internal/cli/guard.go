@@ -190,18 +190,7 @@ func runGuardInstall(ctx context.Context, g *Globals, o installOptions, add bool
 			}
 		}
 		if plan.Changed {
-			// daemon.json may hold credentials (proxies): keep its mode.
-			mode := os.FileMode(0o644)
-			if fi, err := os.Stat(plan.Path); err == nil {
-				mode = fi.Mode().Perm()
-			}
-			if plan.Before != nil {
-				changes[0].Backup = fmt.Sprintf("%s.berth-%s.bak", plan.Path, time.Now().UTC().Format("20060102T150405Z"))
-				if err := writeAtomic(changes[0].Backup, plan.Before, mode); err != nil {
-					return fmt.Errorf("backing up %s: %w (nothing was changed)", plan.Path, err)
-				}
-			}
-			if err := writeAtomic(plan.Path, plan.After, mode); err != nil {
+			if changes[0].Backup, err = replaceWithBackup(plan.Path, plan.Before, plan.After); err != nil {
 				return err
 			}
 		}
@@ -238,6 +227,24 @@ If the guard is down the engine refuses every request; recover with
 		fmt.Fprintln(g.Stdout, "\napplied. Restart the engine to take the guard out: systemctl restart docker")
 	}
 	return nil
+}
+
+// replaceWithBackup writes after over the file at path, keeping its mode
+// (daemon.json may hold credentials) and, when there was a file (before),
+// a timestamped copy of it next to it, whose name it returns.
+func replaceWithBackup(path string, before, after []byte) (string, error) {
+	mode := os.FileMode(0o644)
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	backup := ""
+	if before != nil {
+		backup = fmt.Sprintf("%s.berth-%s.bak", path, time.Now().UTC().Format("20060102T150405Z"))
+		if err := writeAtomic(backup, before, mode); err != nil {
+			return "", fmt.Errorf("backing up %s: %w (nothing was changed)", path, err)
+		}
+	}
+	return backup, writeAtomic(path, after, mode)
 }
 
 // writeAtomic replaces path with data through a temporary file in the same

@@ -92,17 +92,7 @@ func runSetup(ctx context.Context, g *Globals, o setupOptions) error {
 	backup := ""
 	write := o.yes && plan.Changed && !remote
 	if write {
-		mode := os.FileMode(0o644)
-		if fi, err := os.Stat(plan.Path); err == nil {
-			mode = fi.Mode().Perm()
-		}
-		if plan.Before != nil {
-			backup = fmt.Sprintf("%s.berth-%s.bak", plan.Path, time.Now().UTC().Format("20060102T150405Z"))
-			if err := writeAtomic(backup, plan.Before, mode); err != nil {
-				return fmt.Errorf("backing up %s: %w (nothing was changed)", plan.Path, err)
-			}
-		}
-		if err := writeAtomic(plan.Path, plan.After, mode); err != nil {
+		if backup, err = replaceWithBackup(plan.Path, plan.Before, plan.After); err != nil {
 			return err
 		}
 	}

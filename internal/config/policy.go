@@ -230,16 +230,8 @@ var registryWithPort = regexp.MustCompile(`^[a-zA-Z0-9.-]+:[0-9]+(/[a-z0-9._/-]+
 var ruleID = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 
 func (r *reader) customRules(f field) []CustomRuleSetting {
-	n := resolve(f.val)
-	if isNull(n) {
-		return nil
-	}
-	if n.Kind != yaml.SequenceNode {
-		r.errorf(n, f.path, "write a list of rules, each with id:, violation:, message:", "must be a list, not %s", describe(n))
-		return nil
-	}
 	var out []CustomRuleSetting
-	for i, item := range n.Content {
+	for i, item := range r.items(f, "write a list of rules, each with id:, violation:, message:") {
 		path := fmt.Sprintf("%s[%d]", f.path, i)
 		c := CustomRuleSetting{File: r.file, Line: item.Line, Column: item.Column, Severity: "medium"}
 		for _, cf := range r.fields(item, path, []string{"id", "title", "severity", "violation", "message", "fix", "rationale"}) {
@@ -313,17 +305,23 @@ func (r *reader) oneOf(f field, values []string) (string, bool) {
 	return s, true
 }
 
-func (r *reader) waivers(f field) []WaiverSetting {
+// items are the entries of a list of mappings; empty (null) is no entries,
+// and anything but a list is reported with fix.
+func (r *reader) items(f field, fix string) []*yaml.Node {
 	n := resolve(f.val)
 	if isNull(n) {
 		return nil
 	}
 	if n.Kind != yaml.SequenceNode {
-		r.errorf(n, f.path, "write a list of waivers", "must be a list, not %s", describe(n))
+		r.errorf(n, f.path, fix, "must be a list, not %s", describe(n))
 		return nil
 	}
+	return n.Content
+}
+
+func (r *reader) waivers(f field) []WaiverSetting {
 	var out []WaiverSetting
-	for i, item := range n.Content {
+	for i, item := range r.items(f, "write a list of waivers") {
 		path := fmt.Sprintf("%s[%d]", f.path, i)
 		w := WaiverSetting{File: r.file, Line: item.Line, Column: item.Column}
 		for _, wf := range r.fields(item, path, []string{"rule", "service", "container", "label", "reason", "expires", "guard"}) {
