@@ -134,9 +134,11 @@ WantedBy=multi-user.target docker.service
 }
 
 // Diff is a line diff of before and after, for showing a change before it
-// is made: " " kept, "-" removed, "+" added.
+// is made: " " kept, "-" removed, "+" added. Credentials in URLs
+// (daemon.json's proxies, say: http://user:password@proxy) are shown as
+// ***: a diff goes to terminals and CI logs.
 func Diff(name string, before, after []byte) string {
-	a, b := splitLines(before), splitLines(after)
+	a, b := splitLines(redactURLs(before)), splitLines(redactURLs(after))
 	// Longest common subsequence; the files are small.
 	lcs := make([][]int, len(a)+1)
 	for i := range lcs {
@@ -173,6 +175,15 @@ func Diff(name string, before, after []byte) string {
 		}
 	}
 	return out.String()
+}
+
+var urlCredentials = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s"']+@`)
+
+func redactURLs(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return urlCredentials.ReplaceAll(b, []byte("${1}***@"))
 }
 
 func splitLines(b []byte) []string {

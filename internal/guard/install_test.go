@@ -88,3 +88,16 @@ func TestSystemdUnit(t *testing.T) {
 		}
 	}
 }
+
+// A diff never shows the credentials of a URL in the file.
+func TestDiffRedactsCredentials(t *testing.T) {
+	before := []byte(`{"proxies": {"http-proxy": "http://alice:s3cret@proxy.internal:3128"}}` + "\n")
+	after := []byte(`{"proxies": {"http-proxy": "http://alice:s3cret@proxy.internal:3128"}, "icc": false}` + "\n")
+	d := Diff("daemon.json", before, after)
+	if strings.Contains(d, "s3cret") || strings.Contains(d, "alice") || !strings.Contains(d, "http://***@proxy.internal:3128") {
+		t.Fatalf("diff:\n%s", d)
+	}
+	if Diff("f", nil, []byte("x\n")) != "--- /dev/null\n+++ f\n+ x\n" {
+		t.Fatal("a new file is no longer shown as new")
+	}
+}
