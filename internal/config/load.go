@@ -94,6 +94,13 @@ func Load(ctx context.Context, path string, opts LoadOptions) (*Config, error) {
 		}
 		cfg.Project = project
 		cfg.ComposeFile = doc.abs
+		cfg.ComposeFiles = []string{doc.abs}
+		for _, svc := range cfg.Services {
+			svc.Source = Position{File: doc.abs}
+			if n := lookup(doc.root, "services", svc.Name); n != nil {
+				svc.Source.Line, svc.Source.Column = n.Line, n.Column
+			}
+		}
 	}
 	if err := e.result(); err != nil {
 		return nil, err

@@ -15,8 +15,15 @@ type Config struct {
 	// App is the application name ([a-z0-9-]+); it prefixes every object
 	// berth creates for the app.
 	App string
-	// ComposeFile is the absolute path of the compose file.
+	// ComposeFile is the absolute path of the main compose file (the first
+	// of ComposeFiles).
 	ComposeFile string
+	// ComposeFiles are the absolute paths of every compose file read, in the
+	// order they were merged (main file first, overrides after).
+	ComposeFiles []string
+	// Warnings are problems that do not stop a deploy (an unset variable),
+	// each positioned like an error. Commands print them.
+	Warnings []*Error
 	// Hosts are the Docker endpoints, sorted by name. When berth.yaml names
 	// none there is exactly one, named "default", whose Endpoint is
 	// DOCKER_HOST (or the local socket).
@@ -68,6 +75,16 @@ type Service struct {
 	Accessory bool
 	// Compose is the service as compose-go loaded it.
 	Compose types.ServiceConfig
+	// Source is where the service is defined: the compose file (absolute
+	// path) and the line and column of its key. Line is 0 when unknown.
+	Source Position
+}
+
+// Position is a place in an input file.
+type Position struct {
+	File   string // absolute path
+	Line   int    // 1-based; 0 when unknown
+	Column int    // 1-based; 0 when unknown
 }
 
 // Route says how berth-proxy reaches and checks a web service.
