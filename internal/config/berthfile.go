@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"regexp"
 
 	"go.yaml.in/yaml/v4"
@@ -13,8 +14,10 @@ type berthFile struct {
 	app     string
 	appNode *yaml.Node // nil when app: is missing
 
-	compose     string // as written, relative to berth.yaml's directory
-	composeNode *yaml.Node
+	// compose lists the compose files as written, relative to berth.yaml's
+	// directory, each with its node; composeSet says compose: was given.
+	compose    []stringAt
+	composeSet bool
 
 	hosts []hostSpec // in file order; empty when none are named
 
@@ -39,16 +42,8 @@ func (r *reader) berthFile(root *yaml.Node, baseDir string, env envFunc) *berthF
 			bf.appNode = f.val
 			bf.app, _ = r.appName(f)
 		case "compose":
-			if isNull(f.val) {
-				continue
-			}
-			if s, ok := r.str(f); ok {
-				if s == "" {
-					r.errorf(f.val, f.path, "name the compose file or remove compose: to use the default", "must not be empty")
-					continue
-				}
-				bf.compose, bf.composeNode = s, f.val
-			}
+			bf.composeSet = !isNull(f.val)
+			bf.compose = r.composeList(f)
 		case "hosts":
 			bf.hosts = r.hosts(f, baseDir, env)
 		case "proxy":
@@ -95,4 +90,37 @@ func (r *reader) appName(f field) (string, bool) {
 		return s, true
 	}
 	return "", false
+}
+
+// composeList reads compose: as one file or a list of files, merged in
+// order like `docker compose -f a -f b`.
+func (r *reader) composeList(f field) []stringAt {
+	if isNull(f.val) {
+		return nil
+	}
+	const fix = "name the compose file, or list them: compose: [compose.yaml, compose.prod.yaml]"
+	if f.val.Kind == yaml.SequenceNode {
+		list, _ := r.stringList(f)
+		if len(f.val.Content) == 0 {
+			r.errorf(f.val, f.path, "remove compose: to use the default files, or "+fix, "lists no files")
+		}
+		var out []stringAt
+		for i, item := range list {
+			if item.value == "" {
+				r.errorf(item.node, fmt.Sprintf("%s[%d]", f.path, i), fix, "must not be empty")
+				continue
+			}
+			out = append(out, item)
+		}
+		return out
+	}
+	s, ok := r.str(f)
+	if !ok {
+		return nil
+	}
+	if s == "" {
+		r.errorf(f.val, f.path, "name the compose file or remove compose: to use the default", "must not be empty")
+		return nil
+	}
+	return []stringAt{{value: s, node: f.val}}
 }

@@ -2,97 +2,114 @@ package config
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 
-	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v4"
 )
 
-// defaultComposeNames is the order `docker compose` searches in.
-var defaultComposeNames = []string{"compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml"}
-
-// composeDoc is the compose file as berth reads it for positions: compose-go
-// reports what is wrong with a service but not where, and an error that
-// names the line is the difference between a fix and a search.
-type composeDoc struct {
+// composeFile is one compose file as berth reads it for positions:
+// compose-go reports what is wrong with a service but not where, and an
+// error that names the line is the difference between a fix and a search.
+type composeFile struct {
 	display string // path as shown to the user
 	abs     string
 	root    *yaml.Node
 	data    []byte
 }
 
-// findCompose picks the compose file relative to berth.yaml's directory,
-// keeping the directory the way the user typed it for messages.
-func (r *reader) findCompose(bf *berthFile, displayDir string) (display string, ok bool) {
-	if bf.compose != "" {
-		display = bf.compose
-		if !filepath.IsAbs(display) {
-			display = filepath.Join(displayDir, display)
-		}
-		if st, err := os.Stat(display); err != nil || st.IsDir() {
-			r.errorf(bf.composeNode, "compose", "create it, or point compose: at the app's compose file", "compose file does not exist")
-			return "", false
-		}
-		return display, true
-	}
-	for _, name := range defaultComposeNames {
-		p := filepath.Join(displayDir, name)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p, true
-		}
-	}
-	r.errorf(nil, "compose", "create compose.yaml next to berth.yaml, or set compose: to its path",
-		"no compose file found (looked for %s)", strings.Join(defaultComposeNames, ", "))
-	return "", false
+// composeDoc is the compose project's files in merge order (main file
+// first, overrides after). A key's position is taken from the last file
+// that sets it, since that is the value compose-go keeps.
+type composeDoc struct {
+	files []*composeFile
 }
 
-// composeEnv is what compose interpolates with: the injected environment
-// when there is one, so tests and callers control it fully.
-type composeEnv struct {
-	vars     map[string]string // nil: the process environment
-	profiles []string
+// lookup returns the key node of keys in the last file that has it.
+func (d *composeDoc) lookup(keys ...string) *yaml.Node {
+	_, n := d.find(keys...)
+	return n
 }
 
-// loadProject runs compose-go exactly as `docker compose` would configure
-// it, so interpolation, .env, env_file and profiles mean the same thing
-// to berth as in development.
-//
-// The interpolation environment is returned even on failure so that
-// errors can be scrubbed of the values it injected.
-func loadProject(ctx context.Context, doc *composeDoc, name string, env composeEnv, consistency bool) (*types.Project, types.Mapping, error) {
-	envOpt := cli.WithOsEnv
-	if env.vars != nil {
-		list := make([]string, 0, len(env.vars))
-		for k, v := range env.vars {
-			list = append(list, k+"="+v)
+func (d *composeDoc) find(keys ...string) (*composeFile, *yaml.Node) {
+	for i := len(d.files) - 1; i >= 0; i-- {
+		if n := lookup(d.files[i].root, keys...); n != nil {
+			return d.files[i], n
 		}
-		envOpt = cli.WithEnv(list)
 	}
-	opts, err := cli.NewProjectOptions([]string{doc.abs},
-		cli.WithWorkingDirectory(filepath.Dir(doc.abs)),
-		cli.WithName(name),
-		envOpt,
-		cli.WithEnvFiles(),
-		cli.WithDotEnv,
-		// Falls back to COMPOSE_PROFILES like `docker compose` does.
-		cli.WithDefaultProfiles(env.profiles...),
-		cli.WithResolvedPaths(true),
-		cli.WithConsistency(consistency),
-	)
+	return nil, nil
+}
+
+// source is where a service is defined: its key in the first file that
+// names it; overlays only change it.
+func (d *composeDoc) source(service string) (*composeFile, *yaml.Node) {
+	for _, f := range d.files {
+		if n := lookup(f.root, "services", service); n != nil {
+			return f, n
+		}
+	}
+	return nil, nil
+}
+
+// at returns the file and node of services.<service>.<keys...>, or of the
+// service itself when the key came from elsewhere (extends, include, a
+// merge key), so the error still lands near the cause.
+func (d *composeDoc) at(service string, keys ...string) (*composeFile, *yaml.Node) {
+	if f, n := d.find(append([]string{"services", service}, keys...)...); n != nil {
+		return f, n
+	}
+	if f, n := d.source(service); n != nil {
+		return f, n
+	}
+	return d.files[0], nil
+}
+
+func (d *composeDoc) errorf(e *errs, service string, keys []string, fix, format string, args ...any) {
+	path := strings.Join(append([]string{"services", service}, keys...), ".")
+	f, n := d.at(service, keys...)
+	e.at(f.display, n, path, fix, format, args...)
+}
+
+func (d *composeDoc) data() []byte {
+	var all []byte
+	for _, f := range d.files {
+		all = append(all, f.data...)
+	}
+	return all
+}
+
+// loadProject runs compose-go's loader on the files berth has already read
+// (so nothing is read twice, and what was checked is what is loaded),
+// configured as `docker compose` would be: interpolation with env, the
+// given profiles, paths resolved against the first file's directory.
+// env_file and label_file are left unread: berth checks those files first.
+func loadProject(ctx context.Context, doc *composeDoc, name string, env types.Mapping, profiles []string, consistency bool) (*types.Project, error) {
+	details := types.ConfigDetails{
+		WorkingDir:  filepath.Dir(doc.files[0].abs),
+		Environment: env,
+	}
+	for _, f := range doc.files {
+		details.ConfigFiles = append(details.ConfigFiles, types.ConfigFile{Filename: f.abs, Content: f.data})
+	}
+	p, err := loader.LoadWithContext(ctx, details, func(o *loader.Options) {
+		o.SetProjectName(name, true)
+		o.Profiles = profiles
+		o.ResolvePaths = true
+		o.SkipConsistencyCheck = !consistency
+		o.SkipResolveEnvironment = true
+		o.SkipResolveLabels = true
+	})
 	if err != nil {
-		var interp types.Mapping
-		if opts != nil {
-			interp = opts.Environment
-		}
-		return nil, interp, err
+		return nil, err
 	}
-	p, err := opts.LoadProject(ctx)
-	return p, opts.Environment, err
+	for _, f := range doc.files {
+		p.ComposeFiles = append(p.ComposeFiles, f.abs)
+	}
+	return p, nil
 }
 
 // composeError keeps compose-go's text, which often carries the line
@@ -101,33 +118,28 @@ func loadProject(ctx context.Context, doc *composeDoc, name string, env composeE
 // scrubs interpolated values, which compose-go echoes ("invalid
 // containerPort: <value>") and which may be secrets.
 func composeError(doc *composeDoc, err error, interp types.Mapping) *Error {
-	msg := scrubDotenv(redact(err.Error(), doc.data, interp))
-	dir := filepath.Dir(doc.abs)
-	displayDir := filepath.Dir(doc.display)
-	msg = strings.ReplaceAll(msg, doc.abs, doc.display)
+	msg := scrubDotenv(redact(err.Error(), doc.data(), interp))
+	var file *composeFile // the first file the message names
+	for _, f := range doc.files {
+		if file == nil && strings.Contains(msg, f.abs) {
+			file = f
+		}
+		msg = strings.ReplaceAll(msg, f.abs, f.display)
+	}
+	if file == nil {
+		file = doc.files[0]
+	}
+	dir := filepath.Dir(doc.files[0].abs)
+	displayDir := filepath.Dir(doc.files[0].display)
 	if displayDir == "." {
 		msg = strings.ReplaceAll(msg, dir+string(filepath.Separator), "")
 	} else {
 		msg = strings.ReplaceAll(msg, dir, displayDir)
 	}
+	msg = strings.TrimPrefix(msg, "validating "+file.display+": ")
 	// One line per error, so an ErrorList reads as one problem per line.
 	msg = strings.Join(strings.Fields(msg), " ")
-	return &Error{File: doc.display, Msg: msg}
-}
-
-// at returns the node of services.<service>.<keys...> in the compose file,
-// or of the service itself when the key came from elsewhere (extends,
-// include, a merge key), so the error still lands near the cause.
-func (d *composeDoc) at(service string, keys ...string) *yaml.Node {
-	if n := lookup(d.root, append([]string{"services", service}, keys...)...); n != nil {
-		return n
-	}
-	return lookup(d.root, "services", service)
-}
-
-func (d *composeDoc) errorf(e *errs, service string, keys []string, fix, format string, args ...any) {
-	path := strings.Join(append([]string{"services", service}, keys...), ".")
-	e.at(d.display, d.at(service, keys...), path, fix, format, args...)
+	return &Error{File: file.display, Msg: msg}
 }
 
 // rejectUnsupported reports compose keys berth cannot honour in
@@ -162,7 +174,7 @@ func rejectUnsupported(doc *composeDoc, p *types.Project, routed map[string]bool
 		}
 		if s.GetScale() > 1 {
 			keys := []string{"deploy", "replicas"}
-			if s.Scale != nil && lookup(doc.root, "services", name, "scale") != nil {
+			if s.Scale != nil && doc.lookup("services", name, "scale") != nil {
 				keys = []string{"scale"}
 			}
 			doc.errorf(e, name, keys, "set it to 1 or remove it",

@@ -18,6 +18,9 @@ type Error struct {
 	Path   string // key path, e.g. services.web.deploy.drain
 	Msg    string // what is wrong; never echoes a secret value
 	Fix    string // what to change
+	// Warning marks a problem that does not stop a deploy (an unset
+	// variable); it is printed with a "warning:" tag.
+	Warning bool
 
 	cause error // for errors.Is (fs.ErrNotExist...); never printed
 }
@@ -35,6 +38,9 @@ func (e *Error) Error() string {
 			}
 		}
 		b.WriteString(": ")
+	}
+	if e.Warning {
+		b.WriteString("warning: ")
 	}
 	if e.Path != "" {
 		b.WriteString(e.Path)
@@ -73,18 +79,27 @@ func (l ErrorList) Unwrap() []error {
 }
 
 // IsConfigError reports whether err was caused by the user's files or
-// environment rather than by berth or the engine, so the CLI can exit 2.
+// environment rather than by berth or the engine, so the CLI can exit with
+// the one config-error code.
 func IsConfigError(err error) bool {
 	var e *Error
 	return errors.As(err, &e)
 }
 
 // errs collects problems while loading; every check appends and carries on.
+// Warnings are kept apart: they fail nothing, but travel with the errors
+// when there are some, since an unset variable often explains one.
 type errs struct {
-	list ErrorList
+	list     ErrorList
+	warnings []*Error
 }
 
 func (c *errs) add(e *Error) { c.list = append(c.list, e) }
+
+func (c *errs) warn(e *Error) {
+	e.Warning = true
+	c.warnings = append(c.warnings, e)
+}
 
 // at positions an error at n, which may be nil when the input has no node.
 func (c *errs) at(file string, n *yaml.Node, path, fix, format string, args ...any) {
@@ -101,13 +116,24 @@ func (c *errs) result() error {
 	if len(c.list) == 0 {
 		return nil
 	}
+	return sortErrors(append(append(ErrorList(nil), c.list...), c.warnings...))
+}
+
+// sortedWarnings are the warnings in the order result uses.
+func (c *errs) sortedWarnings() []*Error {
+	if len(c.warnings) == 0 {
+		return nil
+	}
+	return sortErrors(append(ErrorList(nil), c.warnings...))
+}
+
+func sortErrors(out ErrorList) ErrorList {
 	rank := map[string]int{}
-	for _, e := range c.list {
+	for _, e := range out {
 		if _, ok := rank[e.File]; !ok {
 			rank[e.File] = len(rank)
 		}
 	}
-	out := append(ErrorList(nil), c.list...)
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if rank[a.File] != rank[b.File] {
@@ -116,7 +142,10 @@ func (c *errs) result() error {
 		if a.Line != b.Line {
 			return a.Line < b.Line
 		}
-		return a.Column < b.Column
+		if a.Column != b.Column {
+			return a.Column < b.Column
+		}
+		return a.Path < b.Path
 	})
 	return out
 }

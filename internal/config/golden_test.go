@@ -15,7 +15,9 @@ var update = flag.Bool("update", false, "rewrite testdata/errors/*/want.txt from
 
 // TestLoadErrors loads each testdata/errors/<case>/berth.yaml and compares
 // the full error text, as the user would see it, with want.txt. A case may
-// add test.env (KEY=VALUE lines) as the whole environment.
+// add test.env (KEY=VALUE lines) as the whole environment, and profiles
+// (one per line) as --profile. A case that loads must warn: want.txt then
+// holds the warnings.
 func TestLoadErrors(t *testing.T) {
 	dirs, err := filepath.Glob(filepath.Join("testdata", "errors", "*"))
 	if err != nil {
@@ -27,18 +29,23 @@ func TestLoadErrors(t *testing.T) {
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			env := readTestEnv(t, filepath.Join(dir, "test.env"))
-			_, err := Load(context.Background(), filepath.Join(dir, "berth.yaml"), LoadOptions{Env: env})
-			if err == nil {
-				t.Fatal("Load succeeded; want an error")
+			cfg, err := Load(context.Background(), filepath.Join(dir, "berth.yaml"), LoadOptions{Env: env, Profiles: readLines(t, filepath.Join(dir, "profiles"))})
+			var got string
+			switch {
+			case err == nil && len(cfg.Warnings) == 0:
+				t.Fatal("Load succeeded without a warning; want an error or a warning")
+			case err == nil:
+				got = ErrorList(cfg.Warnings).Error() + "\n"
+			default:
+				if !IsConfigError(err) {
+					t.Errorf("IsConfigError(%v) = false; want true", err)
+				}
+				var ce *Error
+				if !errors.As(err, &ce) {
+					t.Errorf("errors.As(*Error) failed for %T", err)
+				}
+				got = err.Error() + "\n"
 			}
-			if !IsConfigError(err) {
-				t.Errorf("IsConfigError(%v) = false; want true", err)
-			}
-			var ce *Error
-			if !errors.As(err, &ce) {
-				t.Errorf("errors.As(*Error) failed for %T", err)
-			}
-			got := err.Error() + "\n"
 			// No value from any env file of the case may reach the user.
 			envFiles, _ := filepath.Glob(filepath.Join(dir, "*.env")) // includes .env
 			for _, f := range envFiles {
@@ -90,4 +97,16 @@ func readTestEnv(t *testing.T, path string) map[string]string {
 		t.Fatal(err)
 	}
 	return env
+}
+
+func readLines(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Fields(string(data))
 }

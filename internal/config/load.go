@@ -64,25 +64,9 @@ func Load(ctx context.Context, path string, opts LoadOptions) (*Config, error) {
 		}
 	}
 
-	var (
-		doc     *composeDoc
-		project *types.Project
-		valid   bool
-	)
-	if display, ok := r.findCompose(bf, filepath.Dir(path)); ok {
-		var derr *Error
-		if doc, derr = readComposeDoc(display); derr != nil {
-			e.add(derr)
-		} else {
-			name := bf.app
-			if name == "" {
-				name = "app" // keep checking compose even while app: is wrong
-			}
-			project, valid, err = loadCompose(ctx, doc, name, opts, routed, e)
-			if err != nil {
-				return nil, err
-			}
-		}
+	doc, project, valid, err := r.compose(ctx, bf, path, abs, opts, routed)
+	if err != nil {
+		return nil, err
 	}
 
 	r.checkServiceSpecs(bf.services, project, hostNames, len(bf.hosts) > 0)
@@ -93,22 +77,76 @@ func Load(ctx context.Context, path string, opts LoadOptions) (*Config, error) {
 			cfg.Services = append(cfg.Services, services[name])
 		}
 		cfg.Project = project
-		cfg.ComposeFile = doc.abs
-		cfg.ComposeFiles = []string{doc.abs}
+		cfg.ComposeFile = doc.files[0].abs
+		for _, f := range doc.files {
+			cfg.ComposeFiles = append(cfg.ComposeFiles, f.abs)
+		}
 		for _, svc := range cfg.Services {
-			svc.Source = Position{File: doc.abs}
-			if n := lookup(doc.root, "services", svc.Name); n != nil {
-				svc.Source.Line, svc.Source.Column = n.Line, n.Column
+			if f, n := doc.source(svc.Name); f != nil {
+				svc.Source = Position{File: f.abs, Line: n.Line, Column: n.Column}
+			} else {
+				svc.Source = Position{File: doc.files[0].abs} // from include: or extends:
 			}
 		}
 	}
+	cfg.Warnings = e.sortedWarnings()
 	if err := e.result(); err != nil {
 		return nil, err
 	}
 	return cfg, nil
 }
 
-func readComposeDoc(display string) (*composeDoc, *Error) {
+// compose finds, reads, checks and loads the compose files. The project is
+// returned for cross-checks even when it is not valid; a non-nil error means
+// the load was cancelled, not misconfigured.
+func (r *reader) compose(ctx context.Context, bf *berthFile, path, abs string, opts LoadOptions, routed map[string]bool) (*composeDoc, *types.Project, bool, error) {
+	e := r.errs
+	displayDir := filepath.Dir(path)
+	env, derr := withDotEnv(baseEnv(opts.Env), filepath.Dir(abs), displayDir)
+	if derr != nil {
+		e.add(derr)
+		return nil, nil, false, nil
+	}
+	refs := r.composeRefs(bf, displayDir, env, e.warn)
+	if refs == nil {
+		return nil, nil, false, nil
+	}
+	doc := &composeDoc{}
+	for _, ref := range refs {
+		f, ferr := readComposeFile(ref.display)
+		if ferr != nil {
+			e.add(ferr)
+			continue
+		}
+		doc.files = append(doc.files, f)
+	}
+	if len(doc.files) < len(refs) {
+		return nil, nil, false, nil
+	}
+	// The project directory is the first file's, as for `docker compose -f`;
+	// its .env is the one compose interpolates with.
+	if projDir := filepath.Dir(doc.files[0].abs); projDir != filepath.Dir(abs) {
+		if env, derr = withDotEnv(baseEnv(opts.Env), projDir, filepath.Dir(doc.files[0].display)); derr != nil {
+			e.add(derr)
+			return nil, nil, false, nil
+		}
+	}
+	name := bf.app
+	if name == "" {
+		name = "app" // keep checking compose while app: is wrong
+	} else if pn := env["COMPOSE_PROJECT_NAME"]; pn != "" && pn != name {
+		w := &Error{File: r.file, Path: "app", Msg: fmt.Sprintf("COMPOSE_PROJECT_NAME=%s is not used: berth names the project and every object after app: %s", pn, name),
+			Fix: "unset COMPOSE_PROJECT_NAME, or set app: to the name you want"}
+		if bf.appNode != nil {
+			w.Line, w.Column = bf.appNode.Line, bf.appNode.Column
+		}
+		e.warn(w)
+	}
+	project, valid, err := loadCompose(ctx, doc, name, env, profilesFrom(opts.Profiles, env), routed, e)
+	return doc, project, valid, err
+}
+
+func readComposeFile(display string) (*composeFile, *Error) {
 	abs, err := filepath.Abs(display)
 	if err != nil {
 		return nil, &Error{File: display, Msg: "cannot resolve path"}
@@ -121,35 +159,67 @@ func readComposeDoc(display string) (*composeDoc, *Error) {
 	if perr != nil {
 		return nil, perr
 	}
-	return &composeDoc{display: display, abs: abs, root: root, data: data}, nil
+	return &composeFile{display: display, abs: abs, root: root, data: data}, nil
 }
 
-// loadCompose loads the project and applies berth's rejections. compose-go
-// stops at its first consistency problem, and some of those (no image, a
-// depends_on cycle) berth explains better, with a position; so on failure the project is loaded
-// again without the consistency check to find berth's own, positioned,
-// errors, and compose-go's message is shown only when there are none.
+// loadCompose checks the files against the schema, loads the project and
+// applies berth's rejections. compose-go stops at its first problem, and
+// berth explains most of them better, with a position: so berth's own
+// checks run first and on a failure the project is loaded again without
+// the consistency check to find more of them; compose-go's message is
+// shown only when berth found nothing.
 //
 // The returned project is usable for cross-checks even when valid is
 // false; a non-nil error means the load was cancelled, not misconfigured.
-func loadCompose(ctx context.Context, doc *composeDoc, name string, opts LoadOptions, routed map[string]bool, e *errs) (*types.Project, bool, error) {
-	cenv := composeEnv{vars: opts.Env, profiles: opts.Profiles}
+func loadCompose(ctx context.Context, doc *composeDoc, name string, env types.Mapping, profiles []string, routed map[string]bool, e *errs) (*types.Project, bool, error) {
 	before := len(e.list)
-	p, interp, err := loadProject(ctx, doc, name, cenv, true)
+	for _, f := range doc.files {
+		validateComposeFile(f, e)
+		versionWarning(f, e)
+	}
+	var (
+		p   *types.Project
+		err error
+	)
+	logs := captureLogs(func() { p, err = loadProject(ctx, doc, name, env, profiles, true) })
+	unsetWarnings(doc, logs, e)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, false, ctx.Err()
 		}
-		lenient, _, lerr := loadProject(ctx, doc, name, cenv, false)
+		var lenient *types.Project
+		var lerr error
+		captureLogs(func() { lenient, lerr = loadProject(ctx, doc, name, env, profiles, false) })
 		if lerr == nil {
-			rejectUnsupported(doc, lenient, routed, e)
+			lenient = checkProject(doc, lenient, routed, e)
 			dependencyOrder(doc, lenient, e)
 		}
 		if len(e.list) == before {
-			e.add(composeError(doc, err, interp))
+			e.add(composeError(doc, err, env))
 		}
 		return lenient, false, nil
 	}
-	rejectUnsupported(doc, p, routed, e)
+	p = checkProject(doc, p, routed, e)
 	return p, len(e.list) == before, nil
+}
+
+// checkProject runs berth's checks on a loaded project and, when its
+// env_file and label_file sources are sound, reads them into it.
+func checkProject(doc *composeDoc, p *types.Project, routed map[string]bool, e *errs) *types.Project {
+	before := len(e.list)
+	checkImages(doc, p, e)
+	checkEnvFiles(doc, p, e)
+	rejectUnsupported(doc, p, routed, e)
+	if len(e.list) > before {
+		return p
+	}
+	resolved, err := p.WithServicesEnvironmentResolved(false)
+	if err == nil {
+		resolved, err = resolved.WithServicesLabelsResolved(false)
+	}
+	if err != nil {
+		e.add(composeError(doc, err, p.Environment))
+		return p
+	}
+	return resolved
 }

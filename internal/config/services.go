@@ -10,8 +10,9 @@ import (
 )
 
 // checkServiceSpecs cross-checks berth.yaml services: against compose and
-// hosts:. Services disabled by an inactive profile are not errors: the
-// berth.yaml settings apply whenever the profile is on.
+// hosts:. Settings of a service disabled by an inactive profile are not
+// errors: they apply whenever the profile is on. A route is: it promises
+// traffic a host name that nothing would serve.
 func (r *reader) checkServiceSpecs(specs []*serviceSpec, p *types.Project, hostNames []string, namedHosts bool) {
 	var composeNames []string
 	if p != nil {
@@ -27,6 +28,10 @@ func (r *reader) checkServiceSpecs(specs []*serviceSpec, p *types.Project, hostN
 		if p != nil && !slices.Contains(composeNames, s.name) {
 			r.errorf(s.node, path, "add the service to the compose file, or remove it from berth.yaml",
 				"%s", unknownName("compose service", s.name, composeNames))
+		}
+		if d, off := disabled(p, s.name); off && s.route != nil {
+			r.errorf(s.routeNode, path+".route", fmt.Sprintf("enable it with --profile %s (or COMPOSE_PROFILES=%s), or remove the route", d[0], d[0]),
+				"service %q is routed but not enabled: the active profiles leave it out (its profiles: %s)", s.name, strings.Join(d, ", "))
 		}
 		seen := map[string]bool{}
 		for i, h := range s.hosts {
@@ -44,6 +49,19 @@ func (r *reader) checkServiceSpecs(specs []*serviceSpec, p *types.Project, hostN
 			seen[h.value] = true
 		}
 	}
+}
+
+// disabled reports a service that exists but that the active profiles
+// leave out, with its profiles.
+func disabled(p *types.Project, name string) ([]string, bool) {
+	if p == nil {
+		return nil, false
+	}
+	d, ok := p.DisabledServices[name]
+	if !ok || len(d.Profiles) == 0 {
+		return nil, false
+	}
+	return d.Profiles, true
 }
 
 // buildServices makes a Service of every enabled compose service, with

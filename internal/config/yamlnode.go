@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,21 +53,6 @@ func readYAML(displayPath string) (*yaml.Node, *Error) {
 		return nil, rerr
 	}
 	return parseYAML(displayPath, data)
-}
-
-// readFile reads a file the user named, as a positioned *Error on failure.
-func readFile(displayPath string) ([]byte, *Error) {
-	data, err := os.ReadFile(displayPath)
-	if err != nil {
-		msg := "cannot read file"
-		if os.IsNotExist(err) {
-			msg = "file does not exist"
-		} else if os.IsPermission(err) {
-			msg = "permission denied reading file"
-		}
-		return nil, &Error{File: displayPath, Msg: msg, cause: err}
-	}
-	return data, nil
 }
 
 // resolve follows aliases so that anchors work anywhere a value may go.
