@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -101,11 +102,19 @@ func interpolated(n *yaml.Node) bool {
 func (c *schemaCheck) check(n *yaml.Node, s jsonSchema, path string) []*issue {
 	n = resolve(n)
 	s = c.deref(s)
-	if n == nil || isNull(n) || interpolated(n) {
+	// !reset drops an inherited value; compose-go checks what remains.
+	if n == nil || isNull(n) || interpolated(n) || n.Tag == "!reset" {
 		return nil
 	}
-	if types := schemaTypes(s); len(types) > 0 && !matchesAny(n, types) {
+	types := schemaTypes(s)
+	if len(types) > 0 && !matchesAny(n, types) {
 		return []*issue{{node: n, path: path, msg: fmt.Sprintf("must be %s, not %s", typeWords(types), describe(n))}}
+	}
+	// The schema allows a string beside a boolean only for ${VAR}:
+	// compose-go then casts it and fails on anything but a boolean word.
+	if len(types) == 2 && slices.Contains(types, "boolean") && slices.Contains(types, "string") &&
+		n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" && !boolWord(n.Value) {
+		return []*issue{{node: n, path: path, msg: "must be true or false, not a string", fix: "write true or false"}}
 	}
 	if alts := alternatives(s); len(alts) > 0 {
 		if out, stop := c.oneOf(n, alts, path); stop {
@@ -352,6 +361,9 @@ func matchesType(n *yaml.Node, t string) bool {
 	if n.Kind != yaml.ScalarNode {
 		return false
 	}
+	if !strings.HasPrefix(tag, "!!") {
+		return true // !override and friends: the value is checked once merged
+	}
 	switch t {
 	case "string":
 		return tag == "!!str" || tag == "!!binary" || tag == "!!timestamp"
@@ -359,8 +371,7 @@ func matchesType(n *yaml.Node, t string) bool {
 		if tag == "!!bool" {
 			return true
 		}
-		_, err := strconv.ParseBool(n.Value)
-		return tag == "!!str" && err == nil
+		return tag == "!!str" && boolWord(n.Value)
 	case "integer":
 		if tag == "!!int" {
 			return true
@@ -375,6 +386,15 @@ func matchesType(n *yaml.Node, t string) bool {
 		return tag == "!!str" && err == nil
 	}
 	return true
+}
+
+// boolWord is what compose-go casts to a boolean (yes/no with a warning).
+func boolWord(s string) bool {
+	switch strings.ToLower(s) {
+	case "true", "false", "y", "yes", "on", "n", "no", "off":
+		return true
+	}
+	return false
 }
 
 func typeWords(types []string) string {

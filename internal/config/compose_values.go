@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,7 +29,19 @@ var (
 	}
 )
 
-// semanticIssues checks the values of sizes and durations of every service.
+// enumKeys are values the schema leaves free but the engine or compose-go
+// accept only from a set (restart: on-failure may carry :N).
+var enumKeys = []struct {
+	keys  []string
+	valid []string
+}{
+	{[]string{"restart"}, []string{"no", "always", "on-failure", "unless-stopped"}},
+	{[]string{"deploy", "restart_policy", "condition"}, []string{"none", "on-failure", "any"}},
+	{[]string{"deploy", "mode"}, []string{"replicated", "global", "replicated-job", "global-job"}},
+}
+
+// semanticIssues checks the values of sizes, durations and closed sets of
+// every service.
 func semanticIssues(root *yaml.Node) []*issue {
 	services := valueAt(root, "services")
 	if services == nil || services.Kind != yaml.MappingNode {
@@ -46,6 +59,19 @@ func semanticIssues(root *yaml.Node) []*issue {
 			if _, err := units.RAMInBytes(n.Value); err != nil {
 				out = append(out, &issue{node: n, path: base + "." + strings.Join(keys, "."),
 					msg: fmt.Sprintf("%q is not a size", n.Value), fix: "write a number of bytes with a unit, such as 512m or 2g"})
+			}
+		}
+		for _, k := range enumKeys {
+			n := valueAt(svc, k.keys...)
+			if !plainString(n) {
+				continue
+			}
+			v := n.Value
+			if k.keys[0] == "restart" {
+				v, _, _ = strings.Cut(v, ":")
+			}
+			if !slices.Contains(k.valid, v) {
+				out = append(out, &issue{node: n, path: base + "." + strings.Join(k.keys, "."), msg: unknownName("value", n.Value, k.valid)})
 			}
 		}
 		for _, keys := range durationKeys {
