@@ -84,7 +84,7 @@ func (r *reader) composeRefs(bf *berthFile, displayDir string, env types.Mapping
 				if errors.Is(err, fs.ErrNotExist) {
 					e.Msg = fmt.Sprintf("names %s, which does not exist", ref.display)
 				}
-				e.Fix = "fix or unset COMPOSE_FILE (in the environment or in .env)"
+				e.Fix = "correct COMPOSE_FILE (in the environment or in .env), or unset it"
 				r.errs.add(e)
 				bad = true
 				continue

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -28,6 +29,7 @@ func TestLoadErrors(t *testing.T) {
 	}
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
+			makeSpecialFiles(t, dir)
 			env := readTestEnv(t, filepath.Join(dir, "test.env"))
 			cfg, err := Load(context.Background(), filepath.Join(dir, "berth.yaml"), LoadOptions{Env: env, Profiles: readLines(t, filepath.Join(dir, "profiles"))})
 			var got string
@@ -49,6 +51,9 @@ func TestLoadErrors(t *testing.T) {
 			// No value from any env file of the case may reach the user.
 			envFiles, _ := filepath.Glob(filepath.Join(dir, "*.env")) // includes .env
 			for _, f := range envFiles {
+				if st, err := os.Stat(f); err != nil || !st.Mode().IsRegular() {
+					continue
+				}
 				for k, v := range readTestEnv(t, f) {
 					v = strings.Trim(v, `"'`)
 					if k != "HOME" && len(v) >= minRedact && strings.Contains(got, v) {
@@ -97,6 +102,32 @@ func readTestEnv(t *testing.T, path string) map[string]string {
 		t.Fatal(err)
 	}
 	return env
+}
+
+// makeSpecialFiles creates what git cannot hold: the FIFOs a case's
+// "fifos" file names and the files over maxFileSize its "oversize" file
+// names (sparse, so they cost no disk). They are removed after the case.
+func makeSpecialFiles(t *testing.T, dir string) {
+	t.Helper()
+	for _, name := range readLines(t, filepath.Join(dir, "fifos")) {
+		p := filepath.Join(dir, name)
+		if err := syscall.Mkfifo(p, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Remove(p) })
+	}
+	for _, name := range readLines(t, filepath.Join(dir, "oversize")) {
+		p := filepath.Join(dir, name)
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Remove(p) })
+		if err := f.Truncate(maxFileSize + 1); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
 }
 
 func readLines(t *testing.T, path string) []string {
