@@ -136,7 +136,11 @@ func firstExisting(dir string, names []string, warn func(*Error)) string {
 		return ""
 	}
 	if len(found) > 1 {
-		warn(&Error{File: found[0], Msg: fmt.Sprintf("found %s; using %s, as docker compose does", strings.Join(found, ", "), found[0]),
+		names := make([]string, len(found))
+		for i, f := range found {
+			names[i] = filepath.Base(f)
+		}
+		warn(&Error{File: found[0], Msg: fmt.Sprintf("found %s; using %s, as docker compose does", strings.Join(names, ", "), names[0]),
 			Fix: "remove the files you do not mean"})
 	}
 	return found[0]
