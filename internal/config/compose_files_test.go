@@ -238,8 +238,8 @@ func TestSpecialFilesRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	for path, want := range map[string]string{
-		filepath.Join(dir, "berth.yaml"): "berth.yaml: is a FIFO (named pipe), not a regular file",
-		"/dev/zero":                      "/dev/zero: is a device, not a regular file",
+		filepath.Join(dir, "berth.yaml"):       "berth.yaml: is a FIFO (named pipe), not a regular file",
+		"/dev/zero":                            "/dev/zero: is a device, not a regular file",
 		filepath.Join(dir, "ok", "berth.yaml"): ".env: is a FIFO (named pipe), not a regular file",
 	} {
 		_, err := Load(context.Background(), path, LoadOptions{Env: map[string]string{}})
