@@ -226,7 +226,8 @@ func assertServing(t *testing.T, a *app, service string, n int) {
 }
 
 // TestValidate checks what `berth validate` tells a user about a bad file:
-// exit 1 (invalid), the file, line and column, and a suggestion, without an engine.
+// exit 2 (the config-error code every command uses), the file, line and
+// column, and a suggestion, without an engine.
 func TestValidate(t *testing.T) {
 	a := newApp(t, "", "")
 	out := a.mustRun("validate")
@@ -234,12 +235,19 @@ func TestValidate(t *testing.T) {
 		t.Errorf("validate on a good config: %s", out)
 	}
 	write(t, filepath.Join(a.dir, "berth.yaml"), fmt.Sprintf("app: %s\nproxy: { http: 127.0.0.1:%d }\nservices:\n  web:\n    rout: { host: web.test, port: 8080 }\n", a.name, a.port))
-	a.expectFail(1, []string{"berth.yaml:5:5", "did you mean", "route"}, "validate")
+	a.expectFail(2, []string{"berth.yaml:5:5", "did you mean", "route"}, "validate")
 	write(t, filepath.Join(a.dir, "compose.yaml"), "services:\n  web:\n    image: berth-testapp:v1\n    ports: [\"8080:8080\"]\n")
 	write(t, filepath.Join(a.dir, "berth.yaml"), fmt.Sprintf("app: %s\nproxy: { http: 127.0.0.1:%d }\nservices:\n  web:\n    route: { host: web.test, port: 8080 }\n", a.name, a.port))
-	a.expectFail(1, []string{"compose.yaml:4:5", "ports"}, "validate")
-	// Every other command refuses a bad config with 2 and changes nothing.
+	a.expectFail(2, []string{"compose.yaml:4:5", "ports"}, "validate")
+	// Every other command refuses a bad config with the same code and
+	// changes nothing.
 	a.expectFail(2, []string{"compose.yaml:4:5"}, "deploy")
+	a.expectFail(2, []string{"compose.yaml:4:5"}, "policy", "check")
+	// A typo in the compose file: its line, the key path and what was meant.
+	write(t, filepath.Join(a.dir, "compose.yaml"), "services:\n  web:\n    image: berth-testapp:v1\n    restat: always\n")
+	for _, cmd := range [][]string{{"validate"}, {"policy", "check"}, {"deploy"}} {
+		a.expectFail(2, []string{"compose.yaml:4:5: services.web.restat", `did you mean "restart"`}, cmd...)
+	}
 	write(t, filepath.Join(a.dir, "compose.yaml"), "services:\n  web:\n    image: berth-testapp:v1\n")
 }
 

@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/berthhq/berth/internal/config"
@@ -10,8 +12,28 @@ import (
 	"github.com/berthhq/berth/internal/engine"
 )
 
+// loadConfig loads berth.yaml and its compose files and prints the
+// warnings (unset variables...) on stderr, where they cannot corrupt
+// --format json output.
 func loadConfig(ctx context.Context, g *Globals) (*config.Config, error) {
-	return config.Load(ctx, g.File, config.LoadOptions{Profiles: g.Profiles})
+	cfg, err := config.Load(ctx, g.File, config.LoadOptions{Profiles: g.Profiles})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(g.Stderr, "berth: "+w.Error())
+	}
+	return cfg, nil
+}
+
+// composeFilesLine says which compose files were read, as docker compose
+// users need to know once overrides and COMPOSE_FILE are in play.
+func composeFilesLine(cfg *config.Config) string {
+	names := make([]string, len(cfg.ComposeFiles))
+	for i, f := range cfg.ComposeFiles {
+		names[i] = relPath(f)
+	}
+	return "compose files: " + strings.Join(names, ", ")
 }
 
 // connectAll connects to every host of cfg at once, so an unreachable one is
@@ -63,6 +85,9 @@ func newDeployer(ctx context.Context, g *Globals) (*deploy.Deployer, func(), err
 	cfg, err := loadConfig(ctx, g)
 	if err != nil {
 		return nil, nil, err
+	}
+	if !g.json() {
+		fmt.Fprintln(g.Stderr, composeFilesLine(cfg))
 	}
 	hosts, closeAll, err := connectAll(ctx, cfg)
 	if err != nil {

@@ -14,8 +14,8 @@ import (
 // Exit codes, one table for every command (docs/exit-codes.md).
 const (
 	ExitOK          = 0
-	ExitError       = 1   // anything not listed below; `berth validate`: the configuration is invalid
-	ExitConfig      = 2   // bad flags, berth.yaml or compose file; nothing was changed
+	ExitError       = 1   // anything not listed below
+	ExitConfig      = 2   // bad flags, berth.yaml or compose file, from every command (validate too); nothing was changed
 	ExitUnreachable = 3   // a Docker engine did not answer
 	ExitLocked      = 4   // another deploy holds the app's lock
 	ExitUnhealthy   = 5   // the new release failed its health gate; the previous one keeps serving
@@ -47,7 +47,6 @@ func (e *UsageError) Error() string { return e.Msg }
 // ExitCode maps an error to the documented exit code.
 func ExitCode(err error) int {
 	var (
-		invalid     *InvalidError
 		usage       *UsageError
 		unreachable *engine.UnreachableError
 		held        *release.HeldError
@@ -65,8 +64,6 @@ func ExitCode(err error) int {
 		return ExitOK
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted
-	case errors.As(err, &invalid):
-		return ExitError
 	case errors.As(err, &usage), config.IsConfigError(err):
 		return ExitConfig
 	case errors.As(err, &violations), errors.As(err, &notReady):

@@ -21,7 +21,7 @@ func TestExitCode(t *testing.T) {
 		{nil, ExitOK},
 		{errors.New("boom"), ExitError},
 		{&UsageError{Msg: "bad flag"}, ExitConfig},
-		{&InvalidError{Err: config.ErrorList{{File: "berth.yaml", Line: 1, Msg: "bad"}}}, ExitError},
+		{fmt.Errorf("validate: %w", config.ErrorList{{File: "compose.yaml", Line: 1, Msg: "bad"}}), ExitConfig},
 		{config.ErrorList{{File: "berth.yaml", Line: 1, Msg: "bad"}}, ExitConfig},
 		{wrap(&engine.UnreachableError{Host: "h", Endpoint: "tcp://x:1", Err: errors.New("refused")}), ExitUnreachable},
 		{errors.Join(&engine.UnreachableError{Host: "a"}, &engine.UnreachableError{Host: "b"}), ExitUnreachable},

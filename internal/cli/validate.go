@@ -10,14 +10,6 @@ import (
 	"github.com/berthhq/berth/internal/deploy"
 )
 
-// InvalidError is `berth validate`'s verdict on a bad configuration: exit 1,
-// the answer to the question asked, rather than 2, a failure to run.
-type InvalidError struct{ Err error }
-
-func (e *InvalidError) Error() string { return e.Err.Error() }
-
-func (e *InvalidError) Unwrap() error { return e.Err }
-
 func newValidateCommand(g *Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "validate",
@@ -30,21 +22,17 @@ func newValidateCommand(g *Globals) *cobra.Command {
 }
 
 func runValidate(ctx context.Context, g *Globals) error {
+	// An invalid configuration exits with the config-error code, as every
+	// other command that reads it does (docs/exit-codes.md).
 	cfg, err := loadConfig(ctx, g)
+	if err == nil {
+		_, err = deploy.PolicyFromConfig(cfg)
+	}
 	if err != nil {
-		if g.json() {
+		if g.json() && config.IsConfigError(err) {
 			_ = printJSON(g.Stdout, map[string]any{"valid": false, "error": err.Error()})
-		}
-		if config.IsConfigError(err) {
-			return &InvalidError{Err: err}
 		}
 		return err
-	}
-	if _, err := deploy.PolicyFromConfig(cfg); err != nil {
-		if g.json() {
-			_ = printJSON(g.Stdout, map[string]any{"valid": false, "error": err.Error()})
-		}
-		return &InvalidError{Err: err}
 	}
 	if g.json() {
 		type svc struct {
@@ -55,11 +43,16 @@ func runValidate(ctx context.Context, g *Globals) error {
 			Hosts []string `json:"hosts"`
 		}
 		out := struct {
-			Valid    bool   `json:"valid"`
-			App      string `json:"app"`
-			Compose  string `json:"compose"`
-			Services []svc  `json:"services"`
-		}{Valid: true, App: cfg.App, Compose: cfg.ComposeFile}
+			Valid        bool     `json:"valid"`
+			App          string   `json:"app"`
+			Compose      string   `json:"compose"`
+			ComposeFiles []string `json:"compose_files"`
+			Warnings     []string `json:"warnings"`
+			Services     []svc    `json:"services"`
+		}{Valid: true, App: cfg.App, Compose: cfg.ComposeFile, ComposeFiles: cfg.ComposeFiles, Warnings: []string{}}
+		for _, w := range cfg.Warnings {
+			out.Warnings = append(out.Warnings, w.Error())
+		}
 		for _, s := range cfg.Services {
 			v := svc{Name: s.Name, Kind: s.Kind(), Image: s.Compose.Image, Hosts: s.Hosts}
 			if s.Route != nil {
@@ -70,5 +63,6 @@ func runValidate(ctx context.Context, g *Globals) error {
 		return printJSON(g.Stdout, out)
 	}
 	fmt.Fprintf(g.Stdout, "%s: valid (app %s, %d services, %d hosts)\n", g.File, cfg.App, len(cfg.Services), len(cfg.Hosts))
+	fmt.Fprintln(g.Stdout, composeFilesLine(cfg))
 	return nil
 }
