@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -43,13 +44,7 @@ func checkImages(doc *composeDoc, p *types.Project, e *errs) {
 // reads them: a missing required file is named at its entry, and a device,
 // FIFO or oversized file is refused before anything blocks on it.
 func checkEnvFiles(doc *composeDoc, p *types.Project, e *errs) {
-	base, baseDisplay := filepath.Dir(doc.files[0].abs), filepath.Dir(doc.files[0].display)
-	display := func(abs string) string {
-		if rel, err := filepath.Rel(base, abs); err == nil && !strings.HasPrefix(rel, "..") {
-			return filepath.Join(baseDisplay, rel)
-		}
-		return abs
-	}
+	display := func(abs string) string { return displayPath(doc, abs) }
 	for _, name := range sortedServices(p) {
 		s := p.Services[name]
 		for i, ef := range s.EnvFiles {
@@ -89,4 +84,69 @@ func listItem(f *composeFile, service, key string, i int) *yaml.Node {
 		return nil
 	}
 	return resolve(v.Content[i])
+}
+
+// checkSources checks the file: of every top-level secret and config an
+// enabled service uses: a missing one is named at its file: line here
+// rather than failing the deploy halfway, on a host, with no position.
+// Their size is not bounded: berth passes them on, it does not parse them.
+func checkSources(doc *composeDoc, p *types.Project, e *errs) {
+	used := map[string]map[string]bool{"secrets": {}, "configs": {}}
+	for _, name := range sortedServices(p) {
+		s := p.Services[name]
+		for _, ref := range s.Secrets {
+			used["secrets"][ref.Source] = true
+		}
+		for _, ref := range s.Configs {
+			used["configs"][ref.Source] = true
+		}
+	}
+	files := map[string]map[string]string{"secrets": {}, "configs": {}}
+	for name, sc := range p.Secrets {
+		files["secrets"][name] = sc.File
+	}
+	for name, cc := range p.Configs {
+		files["configs"][name] = cc.File
+	}
+	for _, kind := range []string{"secrets", "configs"} {
+		names := make([]string, 0, len(used[kind]))
+		for name := range used[kind] {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			path := files[kind][name]
+			if path == "" {
+				continue
+			}
+			st, err := os.Stat(path)
+			if err == nil {
+				if m := st.Mode(); m.IsRegular() || m.IsDir() && kind == "configs" {
+					continue
+				}
+				err = checkMode(st)
+			}
+			f, n := doc.find(kind, name, "file")
+			if f == nil {
+				f = doc.files[0]
+			}
+			shown := displayPath(doc, path)
+			fe := fileErr(shown, err)
+			fix := fe.Fix
+			if errors.Is(err, fs.ErrNotExist) {
+				fix = fmt.Sprintf("create %s, or point file: at the %s", shown, strings.TrimSuffix(kind, "s"))
+			}
+			e.at(f.display, n, kind+"."+name+".file", fix, "%s %s", shown, strings.TrimPrefix(fe.Msg, "file "))
+		}
+	}
+}
+
+// displayPath shows an absolute path from the project relative to the way
+// the user named the first compose file's directory.
+func displayPath(doc *composeDoc, abs string) string {
+	base, baseDisplay := filepath.Dir(doc.files[0].abs), filepath.Dir(doc.files[0].display)
+	if rel, err := filepath.Rel(base, abs); err == nil && !strings.HasPrefix(rel, "..") {
+		return filepath.Join(baseDisplay, rel)
+	}
+	return abs
 }

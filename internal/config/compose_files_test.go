@@ -127,6 +127,13 @@ func TestComposeFilesFound(t *testing.T) {
 			warn: "COMPOSE_PROJECT_NAME=dev is not used",
 		},
 		{
+			name:  "${COMPOSE_PROJECT_NAME} is app:",
+			files: map[string]string{"berth.yaml": "app: shop\n", "compose.yaml": "services:\n  web:\n    image: acme/${COMPOSE_PROJECT_NAME}:1\n"},
+			env:   map[string]string{"COMPOSE_PROJECT_NAME": "dev"},
+			want:  []string{"compose.yaml"}, image: "acme/shop:1", services: []string{"web"},
+			warn: "berth names the project and every object after app: shop",
+		},
+		{
 			name: "the environment wins over .env",
 			files: map[string]string{"berth.yaml": "app: shop\n", ".env": "TAG=1\n",
 				"compose.yaml": "services:\n  web:\n    image: shop/web:${TAG}\n"},

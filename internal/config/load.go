@@ -209,6 +209,7 @@ func checkProject(doc *composeDoc, p *types.Project, routed map[string]bool, e *
 	before := len(e.list)
 	checkImages(doc, p, e)
 	checkEnvFiles(doc, p, e)
+	checkSources(doc, p, e)
 	rejectUnsupported(doc, p, routed, e)
 	if len(e.list) > before {
 		return p
