@@ -150,3 +150,60 @@ func displayPath(doc *composeDoc, abs string) string {
 	}
 	return abs
 }
+
+// checkReferencedFiles checks the files a compose file makes compose-go
+// read (include: paths and env_file, extends.file) before it reads them,
+// so `include: [/dev/zero]` fails with its line instead of hanging. Paths
+// with variables are left to compose-go.
+func checkReferencedFiles(f *composeFile, e *errs) {
+	dir := filepath.Dir(f.abs)
+	check := func(n *yaml.Node, path string) {
+		if n == nil || n.Kind != yaml.ScalarNode || strings.Contains(n.Value, "$") || n.Value == "" {
+			return
+		}
+		p := n.Value
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		if strings.Contains(p, "://") { // a remote include (git, oci): not a local file
+			return
+		}
+		if err := checkFile(p); err != nil {
+			fe := fileErr(n.Value, err)
+			if errors.Is(err, fs.ErrNotExist) {
+				fe.Fix = "create it, or correct the path (relative to " + f.display + ")"
+			}
+			e.at(f.display, n, path, fe.Fix, "%s %s", n.Value, strings.TrimPrefix(fe.Msg, "file "))
+		}
+	}
+	stringsAt := func(n *yaml.Node, path string) {
+		n = resolve(n)
+		if n == nil {
+			return
+		}
+		if n.Kind == yaml.SequenceNode {
+			for i, item := range n.Content {
+				check(resolve(item), fmt.Sprintf("%s[%d]", path, i))
+			}
+			return
+		}
+		check(n, path)
+	}
+	if inc := valueAt(f.root, "include"); inc != nil && inc.Kind == yaml.SequenceNode {
+		for i, item := range inc.Content {
+			item = resolve(item)
+			p := fmt.Sprintf("include[%d]", i)
+			if item.Kind == yaml.MappingNode {
+				stringsAt(valueAt(item, "path"), p+".path")
+				stringsAt(valueAt(item, "env_file"), p+".env_file")
+				continue
+			}
+			check(item, p)
+		}
+	}
+	if services := valueAt(f.root, "services"); services != nil && services.Kind == yaml.MappingNode {
+		for _, kv := range mergedPairs(services) {
+			check(valueAt(kv[1], "extends", "file"), "services."+kv[0].Value+".extends.file")
+		}
+	}
+}

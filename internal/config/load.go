@@ -176,6 +176,12 @@ func loadCompose(ctx context.Context, doc *composeDoc, name string, env types.Ma
 	for _, f := range doc.files {
 		validateComposeFile(f, e)
 		versionWarning(f, e)
+		checkReferencedFiles(f, e)
+	}
+	if len(e.list) > before {
+		// compose-go would only repeat these, less well, or block reading
+		// a file just refused.
+		return nil, false, nil
 	}
 	var (
 		p   *types.Project
