@@ -69,7 +69,7 @@ func NewRootCommand() *cobra.Command {
 	pf := root.PersistentFlags()
 	pf.StringVarP(&g.File, "file", "f", defaultConfigFile, "path to berth.yaml (the compose file is found relative to it)")
 	pf.StringVar(&g.Format, "format", "text", "output format: text or json")
-	pf.StringSliceVar(&g.Profiles, "profile", nil, "compose profiles to enable")
+	pf.StringSliceVar(&g.Profiles, "profile", nil, "compose profile to enable (repeatable; default: COMPOSE_PROFILES, as docker compose)")
 	root.AddCommand(
 		newValidateCommand(g),
 		newDeployCommand(g),

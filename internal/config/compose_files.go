@@ -48,8 +48,12 @@ func (r *reader) composeRefs(bf *berthFile, displayDir string, env types.Mapping
 	}
 	if bf.composeSet {
 		if v, ok := env["COMPOSE_FILE"]; ok && v != "" {
-			warn(&Error{File: r.file, Path: "compose", Msg: "COMPOSE_FILE is set but berth.yaml's compose: wins, as `docker compose -f` does",
-				Fix: "unset COMPOSE_FILE, or remove compose: from berth.yaml to use it"})
+			w := &Error{File: r.file, Path: "compose", Msg: "COMPOSE_FILE is set but berth.yaml's compose: wins, as `docker compose -f` does",
+				Fix: "unset COMPOSE_FILE, or remove compose: from berth.yaml to use it"}
+			if len(bf.compose) > 0 {
+				w.Line, w.Column = bf.compose[0].node.Line, bf.compose[0].node.Column
+			}
+			warn(w)
 		}
 		var out []composeRef
 		for _, c := range bf.compose {
