@@ -139,7 +139,9 @@ func composeError(doc *composeDoc, err error, interp types.Mapping) *Error {
 	msg = strings.TrimPrefix(msg, "validating "+file.display+": ")
 	// One line per error, so an ErrorList reads as one problem per line.
 	msg = strings.Join(strings.Fields(msg), " ")
-	return &Error{File: file.display, Msg: msg}
+	e := &Error{File: file.display, Msg: msg}
+	locate(doc, e)
+	return e
 }
 
 // rejectUnsupported reports compose keys berth cannot honour in

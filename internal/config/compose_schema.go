@@ -106,7 +106,7 @@ func (c *schemaCheck) check(n *yaml.Node, s jsonSchema, path string) []*issue {
 	}
 	types := schemaTypes(s)
 	if len(types) > 0 && !matchesAny(n, types) {
-		return []*issue{{node: n, path: path, msg: fmt.Sprintf("must be %s, not %s", typeWords(types), describe(n))}}
+		return []*issue{typeIssue(n, path, types)}
 	}
 	// The schema allows a string beside a boolean only for ${VAR}:
 	// compose-go then casts it and fails on anything but a boolean word.
@@ -181,7 +181,7 @@ func (c *schemaCheck) oneOf(n *yaml.Node, alts []any, path string) ([]*issue, bo
 		return best, true
 	}
 	if len(kinds) > 0 {
-		return []*issue{{node: n, path: path, msg: fmt.Sprintf("must be %s, not %s", typeWords(kinds), describe(n))}}, true
+		return []*issue{typeIssue(n, path, kinds)}, true
 	}
 	return nil, false
 }
@@ -258,8 +258,9 @@ func (c *schemaCheck) mapping(n *yaml.Node, s jsonSchema, path string) []*issue 
 				names = append(names, name)
 			}
 			is := &issue{node: k, path: p, msg: unknownName("key", k.Value, names)}
-			if _, ok := closest(k.Value, names); ok {
+			if best, ok := closest(k.Value, names); ok {
 				is.msg = strings.SplitN(is.msg, " (valid:", 2)[0]
+				is.fix = fmt.Sprintf("rename it to %s", best)
 			} else {
 				is.msg = fmt.Sprintf("unknown key %q", k.Value)
 				is.fix = "see the Compose Specification for the keys allowed here; custom keys start with x-"

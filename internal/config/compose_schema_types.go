@@ -118,7 +118,39 @@ func enumIssue(n *yaml.Node, enum []any, path string) *issue {
 		}
 		valid = append(valid, s)
 	}
-	return &issue{node: n, path: path, msg: unknownName("value", n.Value, valid)}
+	return valueIssue(n, path, valid)
+}
+
+// valueIssue is a value outside a closed set, with the likely one to
+// write, or the set.
+func valueIssue(n *yaml.Node, path string, valid []string) *issue {
+	is := &issue{node: n, path: path, msg: unknownName("value", n.Value, valid), fix: "use one of the values listed"}
+	if best, ok := closest(n.Value, valid); ok {
+		is.fix = "write " + best
+	}
+	return is
+}
+
+// typeIssue says which kinds of value a key takes, and how each is written.
+func typeIssue(n *yaml.Node, path string, types []string) *issue {
+	var how []string
+	seen := map[string]bool{}
+	for _, t := range types {
+		h := map[string]string{"object": "key: value lines indented under it", "array": "a list ([a, b], or one '- item' per line)",
+			"string": "a string", "integer": "a whole number", "number": "a number", "boolean": "true or false"}[t]
+		if h != "" && !seen[h] {
+			seen[h] = true
+			how = append(how, h)
+		}
+	}
+	fix := "write " + strings.Join(how, ", or ")
+	if len(types) == 1 && types[0] == "string" {
+		fix = "write a single value instead of " + describe(n)
+		if n.Kind == yaml.ScalarNode {
+			fix = "quote it"
+		}
+	}
+	return &issue{node: n, path: path, msg: fmt.Sprintf("must be %s, not %s", typeWords(types), describe(n)), fix: fix}
 }
 
 func rangeIssue(n *yaml.Node, s jsonSchema, path string) []*issue {

@@ -71,7 +71,7 @@ func semanticIssues(root *yaml.Node) []*issue {
 				v, _, _ = strings.Cut(v, ":")
 			}
 			if !slices.Contains(k.valid, v) {
-				out = append(out, &issue{node: n, path: base + "." + strings.Join(k.keys, "."), msg: unknownName("value", n.Value, k.valid)})
+				out = append(out, valueIssue(n, base+"."+strings.Join(k.keys, "."), k.valid))
 			}
 		}
 		for _, keys := range durationKeys {
