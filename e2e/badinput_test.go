@@ -231,7 +231,7 @@ func assertServing(t *testing.T, a *app, service string, n int) {
 func TestValidate(t *testing.T) {
 	a := newApp(t, "", "")
 	out := a.mustRun("validate")
-	if !strings.Contains(out, "valid") {
+	if !strings.Contains(out, "valid") || !strings.Contains(out, "compose files: ") {
 		t.Errorf("validate on a good config: %s", out)
 	}
 	write(t, filepath.Join(a.dir, "berth.yaml"), fmt.Sprintf("app: %s\nproxy: { http: 127.0.0.1:%d }\nservices:\n  web:\n    rout: { host: web.test, port: 8080 }\n", a.name, a.port))

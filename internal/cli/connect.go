@@ -86,9 +86,6 @@ func newDeployer(ctx context.Context, g *Globals) (*deploy.Deployer, func(), err
 	if err != nil {
 		return nil, nil, err
 	}
-	if !g.json() {
-		fmt.Fprintln(g.Stderr, composeFilesLine(cfg))
-	}
 	hosts, closeAll, err := connectAll(ctx, cfg)
 	if err != nil {
 		return nil, nil, err

@@ -60,6 +60,9 @@ func runDeploy(ctx context.Context, g *Globals, o DeployOptions, services []stri
 		return err
 	}
 	defer closeAll()
+	if !g.json() {
+		fmt.Fprintln(g.Stderr, composeFilesLine(d.Cfg))
+	}
 	d.RecreateProxy = o.RecreateProxy
 	res, err := d.Deploy(ctx, deploy.Options{Services: services, Images: images, Version: o.Version, LockWait: o.LockWait, Reason: o.Reason})
 	d.Progress.(*progress).Close()
