@@ -45,9 +45,15 @@ type issue struct {
 }
 
 type schemaCheck struct {
-	root  jsonSchema
-	cache map[string]*regexp.Regexp
+	root   jsonSchema
+	cache  map[string]*regexp.Regexp
+	visits int
 }
+
+// maxVisits bounds the pass: aliases are followed, so a small file of
+// nested aliases (a "billion laughs") could expand beyond any memory or
+// time. Real compose files visit a few thousand nodes.
+const maxVisits = 1_000_000
 
 // validateComposeFile reports every schema violation of one compose file, in
 // file order.
@@ -58,6 +64,11 @@ func validateComposeFile(f *composeFile, e *errs) {
 	}
 	c := &schemaCheck{root: root, cache: map[string]*regexp.Regexp{}}
 	issues := c.check(f.root, root, "")
+	if c.visits > maxVisits {
+		e.at(f.display, nil, "", "use fewer nested anchors and aliases",
+			"expands to more than %d values through anchors and aliases", maxVisits)
+		return
+	}
 	issues = append(issues, semanticIssues(f.root)...)
 	for _, is := range issues {
 		e.at(f.display, is.node, is.path, is.fix, "%s", is.msg)
@@ -98,6 +109,9 @@ func interpolated(n *yaml.Node) bool {
 }
 
 func (c *schemaCheck) check(n *yaml.Node, s jsonSchema, path string) []*issue {
+	if c.visits++; c.visits > maxVisits {
+		return nil
+	}
 	n = resolve(n)
 	s = c.deref(s)
 	// !reset drops an inherited value; compose-go checks what remains.

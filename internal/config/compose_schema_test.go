@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,5 +111,23 @@ func TestComposeSchemaStableOrder(t *testing.T) {
 		if got := strings.Join(schemaIssues(t, src), "\n"); got != first {
 			t.Fatalf("order changed:\n%s\nthen\n%s", first, got)
 		}
+	}
+}
+
+// TestComposeSchemaAliasBomb: aliases are followed, so a small file whose
+// aliases expand to millions of values is refused instead of walked.
+func TestComposeSchemaAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("x-env: &env\n")
+	for i := 0; i < 2000; i++ {
+		fmt.Fprintf(&b, "  V%d: x\n", i)
+	}
+	b.WriteString("x-svc: &svc {image: nginx, environment: *env, labels: *env}\nservices:\n")
+	for i := 0; i < 1000; i++ {
+		fmt.Fprintf(&b, "  s%d: *svc\n", i)
+	}
+	got := schemaIssues(t, b.String())
+	if len(got) != 1 || !strings.Contains(got[0], "through anchors and aliases") {
+		t.Errorf("got %d issues: %.300s", len(got), strings.Join(got, "\n"))
 	}
 }
