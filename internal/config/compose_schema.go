@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -48,12 +49,28 @@ type schemaCheck struct {
 	root   jsonSchema
 	cache  map[string]*regexp.Regexp
 	visits int
+	// Schema nodes are immutable maps: what is derived from one is kept
+	// by its identity, so each node is resolved once per file.
+	derefs  map[uintptr]jsonSchema
+	objects map[uintptr]*objectKeys
 }
+
+// objectKeys is what a mapping may hold, from properties,
+// patternProperties and the allOf members.
+type objectKeys struct {
+	props         map[string]jsonSchema
+	patterns      []string
+	patternSchema map[string]jsonSchema
+	addSchema     jsonSchema
+	closed        bool
+}
+
+func identity(s jsonSchema) uintptr { return reflect.ValueOf(s).Pointer() }
 
 // maxVisits bounds the pass: aliases are followed, so a small file of
 // nested aliases (a "billion laughs") could expand beyond any memory or
-// time. Real compose files visit a few thousand nodes.
-const maxVisits = 1_000_000
+// time. Real compose files visit a few thousand nodes; the largest seen, under 20,000.
+const maxVisits = 200_000
 
 // validateComposeFile reports every schema violation of one compose file, in
 // file order.
@@ -62,7 +79,8 @@ func validateComposeFile(f *composeFile, e *errs) {
 	if err != nil || f.root == nil {
 		return // compose-go reports what berth cannot
 	}
-	c := &schemaCheck{root: root, cache: map[string]*regexp.Regexp{}}
+	c := &schemaCheck{root: root, cache: map[string]*regexp.Regexp{},
+		derefs: map[uintptr]jsonSchema{}, objects: map[uintptr]*objectKeys{}}
 	issues := c.check(f.root, root, "")
 	if c.visits > maxVisits {
 		e.at(f.display, nil, "", "use fewer nested anchors and aliases",
@@ -77,6 +95,19 @@ func validateComposeFile(f *composeFile, e *errs) {
 
 // deref follows a local $ref ("#/$defs/name").
 func (c *schemaCheck) deref(s jsonSchema) jsonSchema {
+	if _, ok := s["$ref"]; !ok {
+		return s
+	}
+	id := identity(s)
+	if d, ok := c.derefs[id]; ok {
+		return d
+	}
+	d := c.derefUncached(s)
+	c.derefs[id] = d
+	return d
+}
+
+func (c *schemaCheck) derefUncached(s jsonSchema) jsonSchema {
 	for {
 		ref, ok := s["$ref"].(string)
 		if !ok {
@@ -205,44 +236,8 @@ func (c *schemaCheck) oneOf(n *yaml.Node, alts []any, path string) ([]*issue, bo
 // (additionalProperties or unevaluatedProperties false) reports every key
 // it does not know, each with a suggestion.
 func (c *schemaCheck) mapping(n *yaml.Node, s jsonSchema, path string) []*issue {
-	props := map[string]jsonSchema{}
-	var patterns []string
-	patternSchema := map[string]jsonSchema{}
-	var collect func(s jsonSchema)
-	collect = func(s jsonSchema) {
-		s = c.deref(s)
-		if p, ok := s["properties"].(map[string]any); ok {
-			for k, v := range p {
-				if vs, ok := v.(map[string]any); ok {
-					props[k] = vs
-				}
-			}
-		}
-		if p, ok := s["patternProperties"].(map[string]any); ok {
-			for k, v := range p {
-				if vs, ok := v.(map[string]any); ok {
-					if _, seen := patternSchema[k]; !seen {
-						patterns = append(patterns, k)
-					}
-					patternSchema[k] = vs
-				}
-			}
-		}
-		if all, ok := s["allOf"].([]any); ok {
-			for _, a := range all {
-				if as, ok := a.(map[string]any); ok {
-					collect(as)
-				}
-			}
-		}
-	}
-	collect(s)
-	sort.Strings(patterns)
-	additional, addSchema := s["additionalProperties"], jsonSchema(nil)
-	if as, ok := additional.(map[string]any); ok {
-		addSchema = as
-	}
-	closed := additional == false || s["unevaluatedProperties"] == false
+	ok := c.objectKeys(s)
+	props, patterns, patternSchema, addSchema, closed := ok.props, ok.patterns, ok.patternSchema, ok.addSchema, ok.closed
 
 	var out []*issue
 	for _, kv := range mergedPairs(n) {
@@ -283,6 +278,56 @@ func (c *schemaCheck) mapping(n *yaml.Node, s jsonSchema, path string) []*issue 
 		}
 	}
 	return out
+}
+
+// objectKeys collects, once per schema node, the keys a mapping may hold.
+func (c *schemaCheck) objectKeys(s jsonSchema) *objectKeys {
+	id := identity(s)
+	if k, ok := c.objects[id]; ok {
+		return k
+	}
+	props := map[string]jsonSchema{}
+	var patterns []string
+	patternSchema := map[string]jsonSchema{}
+	var collect func(s jsonSchema)
+	collect = func(s jsonSchema) {
+		s = c.deref(s)
+		if p, ok := s["properties"].(map[string]any); ok {
+			for k, v := range p {
+				if vs, ok := v.(map[string]any); ok {
+					props[k] = vs
+				}
+			}
+		}
+		if p, ok := s["patternProperties"].(map[string]any); ok {
+			for k, v := range p {
+				if vs, ok := v.(map[string]any); ok {
+					if _, seen := patternSchema[k]; !seen {
+						patterns = append(patterns, k)
+					}
+					patternSchema[k] = vs
+				}
+			}
+		}
+		if all, ok := s["allOf"].([]any); ok {
+			for _, a := range all {
+				if as, ok := a.(map[string]any); ok {
+					collect(as)
+				}
+			}
+		}
+	}
+	collect(s)
+	sort.Strings(patterns)
+	additional, addSchema := s["additionalProperties"], jsonSchema(nil)
+	if as, ok := additional.(map[string]any); ok {
+		addSchema = as
+	}
+	closed := additional == false || s["unevaluatedProperties"] == false
+	k := &objectKeys{props: props, patterns: patterns, patternSchema: patternSchema, addSchema: addSchema, closed: closed}
+	c.objects[id] = k
+	return k
+
 }
 
 func (c *schemaCheck) matchPattern(key string, patterns []string, schemas map[string]jsonSchema) (jsonSchema, bool) {
