@@ -111,6 +111,7 @@ func makeSpecialFiles(t *testing.T, dir string) {
 	t.Helper()
 	for _, name := range readLines(t, filepath.Join(dir, "fifos")) {
 		p := filepath.Join(dir, name)
+		os.Remove(p) // left over by a run that was killed
 		if err := syscall.Mkfifo(p, 0o600); err != nil {
 			t.Fatal(err)
 		}
