@@ -53,6 +53,9 @@ type schemaCheck struct {
 	// by its identity, so each node is resolved once per file.
 	derefs  map[uintptr]jsonSchema
 	objects map[uintptr]*objectKeys
+	// yesNo are booleans written yes/no/on/off, which compose-go accepts
+	// with a warning: berth gives that warning its position.
+	yesNo map[*yaml.Node]string
 }
 
 // objectKeys is what a mapping may hold, from properties,
@@ -75,23 +78,37 @@ const maxVisits = 200_000
 
 // validateComposeFile reports every schema violation of one compose file, in
 // file order.
-func validateComposeFile(f *composeFile, e *errs) {
+//
+// It returns the words it warned about as booleans (yes, off...), so that
+// compose-go's unpositioned warning about them can be dropped.
+func validateComposeFile(f *composeFile, e *errs) map[string]bool {
 	root, err := composeSpec()
 	if err != nil || f.root == nil {
-		return // compose-go reports what berth cannot
+		return nil // compose-go reports what berth cannot
 	}
 	c := &schemaCheck{root: root, cache: map[string]*regexp.Regexp{},
-		derefs: map[uintptr]jsonSchema{}, objects: map[uintptr]*objectKeys{}}
+		derefs: map[uintptr]jsonSchema{}, objects: map[uintptr]*objectKeys{}, yesNo: map[*yaml.Node]string{}}
 	issues := c.check(f.root, root, "")
 	if c.visits > maxVisits {
 		e.at(f.display, nil, "", "use fewer nested anchors and aliases",
 			"expands to more than %d values through anchors and aliases", maxVisits)
-		return
+		return nil
 	}
 	issues = append(issues, semanticIssues(f.root)...)
 	for _, is := range issues {
 		e.at(f.display, is.node, is.path, is.fix, "%s", is.msg)
 	}
+	words := map[string]bool{}
+	for n, path := range c.yesNo {
+		b := "true"
+		if w := strings.ToLower(n.Value); w == "n" || w == "no" || w == "off" {
+			b = "false"
+		}
+		words[n.Value] = true
+		e.warn(&Error{File: f.display, Line: n.Line, Column: n.Column, Path: path, Fix: "write " + b,
+			Msg: fmt.Sprintf("%q is read as %s here, but YAML 1.2 and other tools read it as a string", n.Value, b)})
+	}
+	return words
 }
 
 // deref follows a local $ref ("#/$defs/name").
@@ -159,6 +176,11 @@ func (c *schemaCheck) check(n *yaml.Node, s jsonSchema, path string) []*issue {
 	if len(types) == 2 && slices.Contains(types, "boolean") && slices.Contains(types, "string") &&
 		n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" && !boolWord(n.Value) {
 		return []*issue{{node: n, path: path, msg: "must be true or false, not a string", fix: "write true or false"}}
+	}
+	if slices.Contains(types, "boolean") && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" && boolWord(n.Value) {
+		if w := strings.ToLower(n.Value); w != "true" && w != "false" {
+			c.yesNo[n] = path
+		}
 	}
 	if alts := alternatives(s); len(alts) > 0 {
 		if out, stop := c.oneOf(n, alts, path); stop {

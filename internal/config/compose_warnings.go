@@ -53,12 +53,17 @@ func captureLogs(fn func()) []string {
 	return h.msgs
 }
 
+var yesNoLog = regexp.MustCompile(`^"([^"]*)" for boolean is not supported by YAML 1.2`)
+
 var unsetVar = regexp.MustCompile(`^The "([^"]+)" variable is not set\. Defaulting to a blank string\.$`)
 
 // unsetWarnings turns compose-go's log lines into warnings: an unset
 // variable at every place the files use it, anything else as said, with
 // paths shown as the user wrote them.
-func unsetWarnings(doc *composeDoc, logs []string, e *errs) {
+//
+// yesNo are the yes/no booleans berth already warned about, with their
+// position: compose-go's line about them is dropped.
+func unsetWarnings(doc *composeDoc, logs []string, yesNo map[string]bool, e *errs) {
 	unset := map[string]bool{}
 	var other []string
 	for _, msg := range logs {
@@ -68,6 +73,9 @@ func unsetWarnings(doc *composeDoc, logs []string, e *errs) {
 		}
 		if strings.Contains(msg, "the attribute `version` is obsolete") {
 			continue // versionWarning says it, with the position
+		}
+		if m := yesNoLog.FindStringSubmatch(msg); m != nil && yesNo[m[1]] {
+			continue
 		}
 		other = append(other, msg)
 	}

@@ -173,8 +173,11 @@ func readComposeFile(display string) (*composeFile, *Error) {
 // false; a non-nil error means the load was cancelled, not misconfigured.
 func loadCompose(ctx context.Context, doc *composeDoc, name string, env types.Mapping, profiles []string, routed map[string]bool, e *errs) (*types.Project, bool, error) {
 	before := len(e.list)
+	yesNo := map[string]bool{}
 	for _, f := range doc.files {
-		validateComposeFile(f, e)
+		for w := range validateComposeFile(f, e) {
+			yesNo[w] = true
+		}
 		versionWarning(f, e)
 		checkReferencedFiles(f, e)
 	}
@@ -188,7 +191,7 @@ func loadCompose(ctx context.Context, doc *composeDoc, name string, env types.Ma
 		err error
 	)
 	logs := captureLogs(func() { p, err = loadProject(ctx, doc, name, env, profiles, true) })
-	unsetWarnings(doc, logs, e)
+	unsetWarnings(doc, logs, yesNo, e)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, false, ctx.Err()
