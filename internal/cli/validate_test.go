@@ -84,6 +84,15 @@ func TestValidateSaysWhatItRead(t *testing.T) {
 		t.Errorf("stderr %q does not say %q", errOut.String(), want)
 	}
 
+	// policy check prints the same warnings (deploy does too, through the
+	// same loadConfig, but needs an engine).
+	out.Reset()
+	errOut.Reset()
+	_ = runPolicyCheck(context.Background(), g, "")
+	if want := "variable TAG is not set"; !strings.Contains(errOut.String(), want) {
+		t.Errorf("policy check stderr %q does not say %q", errOut.String(), want)
+	}
+
 	out.Reset()
 	errOut.Reset()
 	g.Format = "json"
