@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -30,7 +31,7 @@ func runValidate(ctx context.Context, g *Globals) error {
 	}
 	if err != nil {
 		if g.json() && config.IsConfigError(err) {
-			_ = printJSON(g.Stdout, map[string]any{"valid": false, "error": err.Error()})
+			_ = printJSON(g.Stdout, map[string]any{"valid": false, "error": err.Error(), "problems": problems(err)})
 		}
 		return err
 	}
@@ -65,4 +66,31 @@ func runValidate(ctx context.Context, g *Globals) error {
 	fmt.Fprintf(g.Stdout, "%s: valid (app %s, %d services, %d hosts)\n", g.File, cfg.App, len(cfg.Services), len(cfg.Hosts))
 	fmt.Fprintln(g.Stdout, composeFilesLine(cfg))
 	return nil
+}
+
+// problem is one config error or warning for --format json, positioned so
+// an editor or CI annotation can point at it.
+type problem struct {
+	File    string `json:"file,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Column  int    `json:"column,omitempty"`
+	Path    string `json:"path,omitempty"`
+	Message string `json:"message"`
+	Fix     string `json:"fix,omitempty"`
+	Warning bool   `json:"warning,omitempty"`
+}
+
+func problems(err error) []problem {
+	var list config.ErrorList
+	var one *config.Error
+	switch {
+	case errors.As(err, &list):
+	case errors.As(err, &one):
+		list = config.ErrorList{one}
+	}
+	out := []problem{}
+	for _, e := range list {
+		out = append(out, problem{File: e.File, Line: e.Line, Column: e.Column, Path: e.Path, Message: e.Msg, Fix: e.Fix, Warning: e.Warning})
+	}
+	return out
 }

@@ -105,3 +105,23 @@ func TestValidateSaysWhatItRead(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateJSONProblems: --format json lists each problem with its
+// position and fix, for editors and CI annotations.
+func TestValidateJSONProblems(t *testing.T) {
+	cleanEnv(t)
+	dir := project(t, map[string]string{
+		"berth.yaml":   "app: shop\n",
+		"compose.yaml": "services:\n  web:\n    imgae: shop/web:1.0\n",
+	})
+	var out bytes.Buffer
+	g := &Globals{File: filepath.Join(dir, "berth.yaml"), Format: "json", Stdout: &out, Stderr: &bytes.Buffer{}}
+	if err := runValidate(context.Background(), g); ExitCode(err) != ExitConfig {
+		t.Fatalf("exit %d: %v", ExitCode(err), err)
+	}
+	for _, want := range []string{`"valid": false`, `"line": 3`, `"column": 5`, `"path": "services.web.imgae"`, `"fix": "rename it to image"`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("json %s lacks %s", out.String(), want)
+		}
+	}
+}
