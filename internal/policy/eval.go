@@ -122,19 +122,30 @@ func (p *Policy) apply(r *Rule, s *Spec, out []Finding) []Finding {
 	if mode == Off {
 		return out
 	}
-	var msgs []string
-	if r.checkWith != nil {
-		msgs = r.checkWith(p, s)
-	} else {
-		msgs = r.check(s)
+	var hits []hit
+	switch {
+	case r.hits != nil:
+		hits = r.hits(s)
+	case r.checkWith != nil:
+		hits = plainHits(r, r.checkWith(p, s))
+	default:
+		hits = plainHits(r, r.check(s))
 	}
-	for _, msg := range msgs {
+	for _, h := range hits {
 		f := Finding{
-			Rule: r.ID, Severity: r.Severity, Container: s.Name, Message: msg, Fix: r.Fix, CIS: r.CIS,
-			Enforced: mode == Enforce && r.Severity >= p.Threshold,
+			Rule: r.ID, Severity: h.sev, Container: s.Name, Message: h.msg, Fix: h.fix, CIS: r.CIS,
+			Enforced: mode == Enforce && h.sev >= p.Threshold,
 		}
 		p.waive(&f, s)
 		out = append(out, f)
+	}
+	return out
+}
+
+func plainHits(r *Rule, msgs []string) []hit {
+	out := make([]hit, len(msgs))
+	for i, m := range msgs {
+		out[i] = hit{msg: m, sev: r.Severity, fix: r.Fix}
 	}
 	return out
 }

@@ -2,7 +2,6 @@ package policy
 
 import (
 	"fmt"
-	"math"
 	"path"
 	"slices"
 	"strings"
@@ -58,9 +57,19 @@ type Rule struct {
 	Custom bool   `json:"custom,omitempty"`
 	Expr   string `json:"expr,omitempty"`
 	// check returns one message per violation (empty: compliant); checkWith
-	// is for the rules that need the policy's settings.
+	// is for the rules that need the policy's settings; hits for the rules
+	// whose findings differ in severity (a secret written in a file blocks,
+	// one from the environment warns).
 	check     func(s *Spec) []string
 	checkWith func(p *Policy, s *Spec) []string
+	hits      func(s *Spec) []hit
+}
+
+// hit is one violation with its own severity and fix.
+type hit struct {
+	msg string
+	sev Severity
+	fix string
 }
 
 // Rules returns the built-in rules, in a stable order.
@@ -363,17 +372,46 @@ var builtin = []Rule{
 			return out
 		}},
 	{ID: "secret-in-env", Title: "Secret in an environment variable", CIS: "4.10", Severity: High,
-		Rationale: "Environment variables show in docker inspect, in crash reports and in child processes.",
-		Fix:       "move the value to a secrets: file (mounted read-only under /run/secrets)",
-		check: func(s *Spec) []string {
-			var out []string
-			for _, e := range s.Env {
-				if looksSecret(e) {
-					out = append(out, "environment variable "+e.Name+" holds a secret") // the name, never the value
-				}
+		Rationale: "Environment variables show in docker inspect, in crash reports and in child processes; one written in compose.yaml or berth.yaml is also in every clone of the repository. A secret written literally in a committed file blocks (high); one taken from the environment, .env or an env_file warns (medium).",
+		Fix:       "mount it as a compose secret (secrets:, read-only under /run/secrets) and point the image at the file with its *_FILE variable",
+		hits:      secretHits},
+}
+
+// secretHits judges each variable that looks like a secret by where its
+// value was written: literally in a committed file, it blocks; from the
+// environment (or from a source that cannot say: a request, a running
+// container), it warns. Messages name the variable, never the value.
+func secretHits(s *Spec) []hit {
+	var out []hit
+	for _, e := range s.Env {
+		if !LooksSecret(e.Name, e.Value) {
+			continue
+		}
+		fix := secretFix(e.Name)
+		switch e.Origin {
+		case OriginLiteral:
+			where := "a committed file"
+			if e.Where != "" {
+				where = e.Where
 			}
-			return out
-		}},
+			out = append(out, hit{msg: "environment variable " + e.Name + " holds a secret written literally in " + where,
+				sev: High, fix: "take it out of the file; " + fix})
+		case OriginEnvironment:
+			out = append(out, hit{msg: "environment variable " + e.Name + " holds a secret from the environment (.env, an env_file or the shell)",
+				sev: Medium, fix: fix})
+		default:
+			out = append(out, hit{msg: "environment variable " + e.Name + " holds a secret", sev: Medium, fix: fix})
+		}
+	}
+	return out
+}
+
+// secretFix shows the compose secrets: way for one variable: images such
+// as postgres, mysql, mariadb and rabbitmq read NAME_FILE.
+func secretFix(name string) string {
+	file := strings.ToLower(name)
+	return fmt.Sprintf("declare secrets: { %s: { file: ./%s.txt } } (or environment: %s), add secrets: [%s] to the service, and set %s_FILE=/run/secrets/%s in place of %s if the image reads *_FILE variables (postgres, mysql, mariadb, rabbitmq do); otherwise have the app read /run/secrets/%s",
+		file, file, name, file, name, file, name, file)
 }
 
 func when(cond bool, msg string) []string {
@@ -381,55 +419,6 @@ func when(cond bool, msg string) []string {
 		return []string{msg}
 	}
 	return nil
-}
-
-var secretNames = []string{"PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "ACCESS_KEY", "CREDENTIAL"}
-
-// SecretName says whether a variable's name says it holds a secret
-// (PASSWORD, TOKEN, ...); a *_FILE variable holds the path of a secrets
-// file, the recommended way, and does not.
-func SecretName(name string) bool {
-	up := strings.ToUpper(name)
-	if strings.HasSuffix(up, "_FILE") {
-		return false
-	}
-	for _, n := range secretNames {
-		if strings.Contains(up, n) {
-			return true
-		}
-	}
-	return false
-}
-
-// LooksSecret flags a variable by its name or by a value that looks like a
-// key: long and random. An empty value, or one that refers to another
-// variable ($TOKEN), holds nothing. Containers (policy) and images (audit)
-// share it, so the two never disagree.
-func LooksSecret(name, value string) bool {
-	if value == "" || strings.HasPrefix(value, "$") {
-		return false
-	}
-	if SecretName(name) {
-		return true
-	}
-	return len(value) >= 24 && !strings.ContainsAny(value, " /:") && entropy(value) > 4.0
-}
-
-func looksSecret(e EnvVar) bool { return LooksSecret(e.Name, e.Value) }
-
-// entropy is Shannon entropy in bits per character.
-func entropy(s string) float64 {
-	counts := map[rune]int{}
-	for _, r := range s {
-		counts[r]++
-	}
-	var h float64
-	n := float64(len([]rune(s)))
-	for _, c := range counts {
-		p := float64(c) / n
-		h -= p * math.Log2(p)
-	}
-	return h
 }
 
 // NormalizeRepository returns an image reference's repository with its

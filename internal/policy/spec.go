@@ -65,4 +65,16 @@ type Port struct {
 type EnvVar struct {
 	Name  string `cel:"name"`
 	Value string `cel:"value"`
+	// Origin is where the value was written: OriginLiteral (in a committed
+	// file), OriginEnvironment (.env, an env_file, the shell), or "" when
+	// the source cannot say (a request, a running container).
+	Origin string `cel:"origin"`
+	// Where is the file:line of a literal value.
+	Where string `cel:"where"`
 }
+
+// Origins of an environment variable's value.
+const (
+	OriginLiteral     = "literal"
+	OriginEnvironment = "environment"
+)
