@@ -320,9 +320,6 @@ func judgeImageHealthcheck(c Check, v *imageView, _ time.Time) (Status, string) 
 	return Pass, "HEALTHCHECK " + hc.Test[0] // not the command: it may carry a password
 }
 
-// imageMovingTags name a channel, not a build.
-var imageMovingTags = []string{"latest", "stable", "edge", "nightly", "main", "master", "lts"}
-
 func judgeImageTag(c Check, v *imageView, _ time.Time) (Status, string) {
 	var fixed []string
 	for _, t := range v.tags {
@@ -330,7 +327,7 @@ func judgeImageTag(c Check, v *imageView, _ time.Time) (Status, string) {
 		if i := strings.LastIndexByte(t, ':'); i > strings.LastIndexByte(t, '/') {
 			tag = t[i+1:]
 		}
-		if !slices.Contains(imageMovingTags, tag) {
+		if !policy.MovingTag(tag) { // a channel, not a build
 			fixed = append(fixed, t)
 		}
 	}

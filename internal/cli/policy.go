@@ -207,10 +207,15 @@ func runPolicyCheck(ctx context.Context, g *Globals, failOn string) error {
 	}
 	if g.Format == "sarif" {
 		var rs []policy.SARIFResult
-		rel := relPath(cfg.ComposeFile)
 		for _, r := range results {
+			// Each result sits at its service's key in the compose file
+			// that defines it, so code scanning annotates that line.
+			src := config.Position{File: cfg.ComposeFile}
+			if svc := cfg.Service(r.Service); svc != nil && svc.Source.File != "" {
+				src = svc.Source
+			}
 			for _, f := range r.Findings {
-				rs = append(rs, policy.SARIFResult{Finding: f, File: rel, Logical: "service/" + r.Service})
+				rs = append(rs, policy.SARIFResult{Finding: f, File: relPath(src.File), Line: src.Line, Column: src.Column, Logical: "service/" + r.Service})
 			}
 		}
 		if err := printSARIF(g, rs, pol.AllRules()); err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/berthhq/berth/internal/config"
 	"github.com/berthhq/berth/internal/deploy"
+	"github.com/berthhq/berth/internal/policy"
 )
 
 func newValidateCommand(g *Globals) *cobra.Command {
@@ -27,7 +28,13 @@ func runValidate(ctx context.Context, g *Globals) error {
 	// other command that reads it does (docs/exit-codes.md).
 	cfg, err := loadConfig(ctx, g)
 	if err == nil {
-		_, err = deploy.PolicyFromConfig(cfg)
+		var pol policy.Policy
+		if pol, err = deploy.PolicyFromConfig(cfg); err == nil {
+			// Planning every container finds what loads but cannot be
+			// deployed (a secret berth cannot mount), so validate and
+			// policy check agree.
+			_, err = deploy.CheckPolicy(cfg, pol, cfg.Services, nil)
+		}
 	}
 	if err != nil {
 		if g.json() && config.IsConfigError(err) {

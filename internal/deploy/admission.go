@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -37,9 +38,27 @@ func PolicyFromConfig(cfg *config.Config) (policy.Policy, error) {
 }
 
 // CheckPolicy judges the containers the config would create, without an
-// engine: the planned spec of every service, with the compose image.
+// engine: the planned spec of every service, with the compose image. A
+// service whose container cannot be planned (a secret with no file) is a
+// configuration error at the service's position in its compose file.
 func CheckPolicy(cfg *config.Config, p policy.Policy, services []*config.Service, images map[string]string) ([]ServiceFindings, error) {
+	return checkPolicy(cfg, p, services, images, nil)
+}
+
+// imageUserFunc returns the USER an image is configured with, and whether
+// it could be read.
+type imageUserFunc func(svc *config.Service, image string) (string, bool)
+
+func checkPolicy(cfg *config.Config, p policy.Policy, services []*config.Service, images map[string]string, imageUser imageUserFunc) ([]ServiceFindings, error) {
+	if errs := policy.CheckSecretFiles(cfg, services); len(errs) > 0 {
+		return nil, errs
+	}
+	env, err := policy.ReadComposeEnv(cfg)
+	if err != nil {
+		return nil, err
+	}
 	var out []ServiceFindings
+	var errs config.ErrorList
 	for _, svc := range services {
 		image := svc.Compose.Image
 		if ref, ok := images[svc.Name]; ok {
@@ -47,22 +66,45 @@ func CheckPolicy(cfg *config.Config, p policy.Policy, services []*config.Service
 		}
 		spec, err := containerSpec(cfg, svc, image, "", 0, "")
 		if err != nil {
-			return nil, err
+			errs = append(errs, policy.ServiceError(svc, err))
+			continue
 		}
-		ps := policy.FromEngine(spec, svc.Name)
-		ps.Name = svc.Name // findings name the service the user wrote
-		// A routed service is health-checked by berth-proxy before it
-		// gets traffic: that counts as a health check.
-		ps.Healthcheck = ps.Healthcheck || svc.Route != nil
+		ps := policy.ForService(cfg, svc, spec, env)
+		if imageUser != nil && spec.User == "" {
+			if u, ok := imageUser(svc, image); ok {
+				ps.SetImageUser(u)
+			}
+		}
 		out = append(out, ServiceFindings{Service: svc.Name, Findings: p.Evaluate(&ps)})
 	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
 	return out, nil
+}
+
+// imageUser reads the image's configured USER on the first of the
+// service's hosts that has the image. An image not pulled yet leaves the
+// user unknown, which the root-user finding says.
+func (d *Deployer) imageUser(ctx context.Context) imageUserFunc {
+	return func(svc *config.Service, image string) (string, bool) {
+		for _, h := range svc.Hosts {
+			eng := d.Hosts[h]
+			if eng == nil {
+				continue
+			}
+			if info, err := eng.InspectImage(ctx, image); err == nil {
+				return info.User, true
+			}
+		}
+		return "", false
+	}
 }
 
 // admit runs the policy over every service a deploy touches before
 // anything happens on any host: enforced violations refuse the deploy,
 // the others are shown, briefly, so the user knows what to tighten.
-func (d *Deployer) admit(svcs []*config.Service, images map[string]string) error {
+func (d *Deployer) admit(ctx context.Context, svcs []*config.Service, images map[string]string) error {
 	p, err := PolicyFromConfig(d.Cfg)
 	if err != nil {
 		return err
@@ -70,7 +112,7 @@ func (d *Deployer) admit(svcs []*config.Service, images map[string]string) error
 	if d.Policy != nil {
 		p = *d.Policy
 	}
-	results, err := CheckPolicy(d.Cfg, p, svcs, images)
+	results, err := checkPolicy(d.Cfg, p, svcs, images, d.imageUser(ctx))
 	if err != nil {
 		return err
 	}

@@ -136,7 +136,7 @@ func (d *Deployer) Deploy(ctx context.Context, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("--image %s=...: %s is an accessory, which a deploy never replaces", name, name)
 		}
 	}
-	if err := d.admit(svcs, opts.Images); err != nil {
+	if err := d.admit(ctx, svcs, opts.Images); err != nil {
 		return nil, err
 	}
 	res := &Result{App: d.Cfg.App}

@@ -142,14 +142,14 @@ func TestPolicyFromConfigAndAdmission(t *testing.T) {
 `
 	cfg := loadTestConfig(t, "app: shop\nservices:\n  web:\n    route: { host: shop.test, port: 8080 }\n", compose, map[string]string{})
 	d := &Deployer{Cfg: cfg}
-	err := d.admit(cfg.Services, nil)
+	err := d.admit(context.Background(), cfg.Services, nil)
 	var pe *PolicyError
 	if !errors.As(err, &pe) || len(pe.Blocking) != 1 || pe.Blocking[0].Rule != "privileged" {
 		t.Fatalf("default policy on a privileged service: %v", err)
 	}
 
 	cfg = loadTestConfig(t, "app: shop\npolicy:\n  rules: { privileged: warn }\nservices:\n  web:\n    route: { host: shop.test, port: 8080 }\n", compose, map[string]string{})
-	if err := (&Deployer{Cfg: cfg}).admit(cfg.Services, nil); err != nil {
+	if err := (&Deployer{Cfg: cfg}).admit(context.Background(), cfg.Services, nil); err != nil {
 		t.Errorf("privileged: warn still refuses: %v", err)
 	}
 
@@ -171,7 +171,7 @@ func TestWaivers(t *testing.T) {
 `
 	berth := "app: shop\npolicy:\n  waivers:\n    - { rule: privileged, service: web, reason: \"needs /dev/kvm for the emulator\" }\n    - { rule: privileged, service: worker, reason: \"old\", expires: 2020-01-31 }\nservices:\n  web:\n    route: { host: shop.test, port: 8080 }\n"
 	cfg := loadTestConfig(t, berth, compose, map[string]string{})
-	err := (&Deployer{Cfg: cfg}).admit(cfg.Services, nil)
+	err := (&Deployer{Cfg: cfg}).admit(context.Background(), cfg.Services, nil)
 	var pe *PolicyError
 	if !errors.As(err, &pe) || len(pe.Blocking) != 1 || pe.Blocking[0].Container != "worker" || !strings.Contains(pe.Blocking[0].WaiverExpired, "expired on 2020-01-31") {
 		t.Fatalf("web waived, worker's waiver expired: %v", err)

@@ -18,6 +18,7 @@ type ImageInfo struct {
 	RepoTags    []string
 	RepoDigests []string
 	Labels      map[string]string
+	User        string // the image's configured USER; "" is root
 }
 
 // InspectImage reads a local image; IsNotFound(err) when it is absent.
@@ -28,7 +29,7 @@ func (c *Client) InspectImage(ctx context.Context, ref string) (ImageInfo, error
 	}
 	info := ImageInfo{ID: res.ID, RepoTags: res.RepoTags, RepoDigests: res.RepoDigests}
 	if res.Config != nil {
-		info.Labels = res.Config.Labels
+		info.Labels, info.User = res.Config.Labels, res.Config.User
 	}
 	return info, nil
 }

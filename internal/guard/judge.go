@@ -26,7 +26,11 @@ type Judge struct {
 type Decision struct {
 	Response
 	Action string // container-create, exec-create, service-create, ... or "" for requests not judged
-	Rules  []string
+	// Rules are every rule that fired on the request, whether it denied
+	// or only warned (a create with --uts host is allowed and names
+	// host-uts); Blocking are the ones that denied it.
+	Rules    []string
+	Blocking []string
 	// Waived are the rules a waiver excused for this request: logged, so a
 	// waiver is never invisible.
 	Waived []string
@@ -256,13 +260,13 @@ func (j Judge) pluginVerdict(spec policy.Spec) Decision {
 }
 
 func (j Judge) hostVerdict(action string, spec policy.Spec, note string) Decision {
-	var blocking []policy.Finding
-	for _, f := range policy.Blocking(j.Policy.Evaluate(&spec)) {
+	var fs []policy.Finding
+	for _, f := range j.Policy.Evaluate(&spec) {
 		if hostRules[f.Rule] {
-			blocking = append(blocking, f)
+			fs = append(fs, f)
 		}
 	}
-	return verdictOf(action, blocking, note)
+	return decision(action, fs, note)
 }
 
 // resolveBinds adds, for every bind source that leads somewhere else on
@@ -323,34 +327,47 @@ func readable(req Request, action string) ([]byte, Decision, bool) {
 }
 
 func (j Judge) verdict(action string, spec policy.Spec, note string) Decision {
-	fs := j.Policy.Evaluate(&spec)
-	d := verdictOf(action, policy.Blocking(fs), note)
+	return decision(action, j.Policy.Evaluate(&spec), note)
+}
+
+// decision turns findings into a verdict that names every rule that
+// fired: the blocking ones deny, the others are logged as warnings, the
+// waived ones as waived.
+func decision(action string, fs []policy.Finding, note string) Decision {
+	d := Decision{Response: Response{Allow: true}, Action: action}
+	var msgs []string
 	for _, f := range fs {
-		if f.Waived {
-			d.Waived = append(d.Waived, f.Rule)
+		switch {
+		case f.Waived:
+			d.Waived = appendNew(d.Waived, f.Rule)
+		case f.Enforced:
+			msgs = append(msgs, fmt.Sprintf("%s by rule %s (fix: %s)", f.Message, f.Rule, f.Fix))
+			d.Blocking = appendNew(d.Blocking, f.Rule)
+			d.Rules = appendNew(d.Rules, f.Rule)
+		default:
+			d.Rules = appendNew(d.Rules, f.Rule)
+		}
+	}
+	if len(msgs) > 0 {
+		d.Allow, d.Msg = false, "berth guard: denied: "+strings.Join(msgs, "; ")
+		if note != "" {
+			d.Msg += " [" + note + "]"
 		}
 	}
 	return d
 }
 
-func verdictOf(action string, blocking []policy.Finding, note string) Decision {
-	if len(blocking) == 0 {
-		return Decision{Response: Response{Allow: true}, Action: action}
+func appendNew(list []string, s string) []string {
+	for _, x := range list {
+		if x == s {
+			return list
+		}
 	}
-	var msgs, rules []string
-	for _, f := range blocking {
-		msgs = append(msgs, fmt.Sprintf("%s by rule %s (fix: %s)", f.Message, f.Rule, f.Fix))
-		rules = append(rules, f.Rule)
-	}
-	msg := "berth guard: denied: " + strings.Join(msgs, "; ")
-	if note != "" {
-		msg += " [" + note + "]"
-	}
-	return deny(action, msg, rules...)
+	return append(list, s)
 }
 
 func deny(action, msg string, rules ...string) Decision {
-	return Decision{Response: Response{Allow: false, Msg: msg}, Action: action, Rules: rules}
+	return Decision{Response: Response{Allow: false, Msg: msg}, Action: action, Rules: rules, Blocking: rules}
 }
 
 func header(req Request, name string) string {

@@ -42,14 +42,23 @@ func Handler(judge func() Judge, log *slog.Logger) http.Handler {
 			writeJSON(w, d.Response)
 			return
 		}
+		// Lists are never null: a reader tells "no rule fired" from a
+		// line that forgot to say.
 		log.Info("authz", "user", req.User, "method", req.RequestMethod, "uri", logURI(req.RequestURI),
-			"action", d.Action, "allow", d.Allow, "rules", d.Rules, "waived", d.Waived)
+			"action", d.Action, "allow", d.Allow, "rules", orEmpty(d.Rules), "blocking", orEmpty(d.Blocking), "waived", orEmpty(d.Waived))
 		writeJSON(w, d.Response)
 	})
 	mux.HandleFunc("POST /AuthZPlugin.AuthZRes", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, Response{Allow: true}) // requests were judged on the way in
 	})
 	return mux
+}
+
+func orEmpty(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
 }
 
 // decide runs the judge and turns a panic into a denial.

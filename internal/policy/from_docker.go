@@ -111,7 +111,9 @@ func FromCreateBody(body []byte, name string) (Spec, error) {
 			return Spec{}, fmt.Errorf("reading the container create request: %w", err)
 		}
 	}
-	return fromDocker(&b.containerConfig, h, name), nil
+	s := fromDocker(&b.containerConfig, h, name)
+	s.UserUnknown = s.User == "" // the image's USER decides, which a request does not carry
+	return s, nil
 }
 
 // FromInspect normalizes a container's inspect document (what the audit

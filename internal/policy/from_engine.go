@@ -11,7 +11,7 @@ import (
 // service: the deploy-time source.
 func FromEngine(spec engine.ContainerSpec, service string) Spec {
 	s := Spec{
-		Name: spec.Name, Service: service, Image: spec.Image, User: spec.User,
+		Name: spec.Name, Service: service, Image: spec.Image, User: spec.User, UserUnknown: spec.User == "",
 		Privileged: spec.Privileged, PidMode: spec.PidMode, IpcMode: spec.IpcMode, UTSMode: spec.UTSMode,
 		UsernsMode: spec.UsernsMode, CgroupnsMode: spec.CgroupnsMode,
 		CapAdd: normCaps(spec.CapAdd), CapDrop: normCaps(spec.CapDrop),

@@ -92,7 +92,7 @@ func FromSwarmService(body []byte) (Spec, error) {
 		return Spec{}, errors.New("reading the service spec: it has no TaskTemplate.ContainerSpec")
 	}
 	s := Spec{
-		Name: d.Name, Service: d.Name, Image: c.Image, User: c.User,
+		Name: d.Name, Service: d.Name, Image: c.Image, User: c.User, UserUnknown: c.User == "",
 		CapAdd: normCaps(c.CapabilityAdd), CapDrop: normCaps(c.CapabilityDrop),
 		ReadOnlyRootfs: c.ReadOnly, Sysctls: c.Sysctls,
 		Healthcheck: c.Healthcheck != nil && len(c.Healthcheck.Test) > 0 && c.Healthcheck.Test[0] != "NONE",

@@ -49,7 +49,7 @@ func TestFromSwarmService(t *testing.T) {
 			 "Mode":{"Replicated":{"Replicas":1}},
 			 "UpdateConfig":{"Parallelism":1,"FailureAction":"pause","Monitor":5000000000,"MaxFailureRatio":0,"Order":"stop-first"},
 			 "EndpointSpec":{"Mode":"vip","Ports":[{"Protocol":"tcp","TargetPort":80,"PublishedPort":8080,"PublishMode":"ingress"}]}}`,
-			want: Spec{
+			want: Spec{UserUnknown: true,
 				Name: "shell", Service: "shell", Image: "alpine:3.20@sha256:beefdb4f2c5f1e0a3b7f1a2b2a4c9d4d0c1f0e9a8b7c6d5e4f3a2b1c0d9e8f7a",
 				Labels:        map[string]string{"team": "ops", "tier": "tools"},
 				CapAdd:        []string{"SYS_ADMIN"},
@@ -91,7 +91,7 @@ func TestFromSwarmService(t *testing.T) {
 			   "Healthcheck":{"Test":["NONE"]},"Sysctls":{"net.ipv4.ip_forward":"1"}},
 			  "RestartPolicy":{"Condition":"none"},
 			  "Networks":[{"Target":"host"}]}}`,
-			want: Spec{
+			want: Spec{UserUnknown: true,
 				Name: "probe", Service: "probe", Image: "probe:2", Seccomp: "unconfined", AppArmor: "unconfined",
 				Sysctls: map[string]string{"net.ipv4.ip_forward": "1"}, RestartPolicy: "no", NetworkMode: "host",
 			},
@@ -101,7 +101,7 @@ func TestFromSwarmService(t *testing.T) {
 			body: `{"Name":"p","TaskTemplate":{"ContainerSpec":{"Image":"p:1",
 			  "Privileges":{"Seccomp":{"Mode":"custom","Profile":"eyJkZWZhdWx0QWN0aW9uIjoiU0NNUF9BQ1RfQUxMT1cifQ=="}}},
 			  "RestartPolicy":{"Condition":"any","MaxAttempts":5}}}`,
-			want: Spec{
+			want: Spec{UserUnknown: true,
 				Name: "p", Service: "p", Image: "p:1", Seccomp: `{"defaultAction":"SCMP_ACT_ALLOW"}`,
 				RestartPolicy: "always", RestartMaxRetry: 5,
 			},
@@ -110,7 +110,7 @@ func TestFromSwarmService(t *testing.T) {
 			// Clients before API 1.44 put networks beside TaskTemplate.
 			name: "host network in the deprecated top-level Networks",
 			body: `{"Name":"old","Networks":[{"Target":"host"}],"TaskTemplate":{"ContainerSpec":{"Image":"old:1"}}}`,
-			want: Spec{Name: "old", Service: "old", Image: "old:1", NetworkMode: "host", RestartPolicy: "always"},
+			want: Spec{UserUnknown: true, Name: "old", Service: "old", Image: "old:1", NetworkMode: "host", RestartPolicy: "always"},
 		},
 	}
 	for _, tt := range tests {

@@ -88,28 +88,61 @@ func RuleByID(id string) (Rule, bool) {
 // dangerousCaps hand a container the host, or most of it.
 var dangerousCaps = []string{"ALL", "SYS_ADMIN", "SYS_MODULE", "SYS_PTRACE", "SYS_RAWIO", "SYS_BOOT", "SYS_TIME", "NET_ADMIN", "DAC_READ_SEARCH", "MAC_ADMIN", "MAC_OVERRIDE", "BPF", "PERFMON", "SYSLOG", "LINUX_IMMUTABLE", "SETFCAP"}
 
+// movingTags are the tags registries re-point at every release or build.
+var movingTags = []string{"latest", "stable", "nightly", "edge", "main", "master", "dev", "develop", "beta", "alpha", "canary", "next", "rolling", "current", "lts", "unstable", "testing", "snapshot"}
+
+// MovingTag says whether an image tag names a channel that moves (latest,
+// stable, nightly, ...), not one build. Policy and the image audit share it.
+func MovingTag(tag string) bool { return slices.Contains(movingTags, strings.ToLower(tag)) }
+
 // allowedCaps may be added without a finding: binding a port below 1024 is
 // an ordinary need.
 var allowedCaps = []string{"NET_BIND_SERVICE"}
 
 // sensitivePaths must never be mounted from the host; sensitiveTrees not
 // any path below them either (a bind of /etc/shadow is /etc's secrets),
-// except the few files containers ordinarily read, read-only.
+// except the few files containers ordinarily read, read-only. Home
+// directories (/root, /home/NAME) are sensitive themselves and in their
+// dot-directories (.ssh, .docker, .aws, .kube: keys and credentials), not
+// in a project kept below them.
 var (
 	sensitivePaths = []string{"/", "/var", "/var/lib", "/opt", "/srv", "/home", "/mnt", "/media", "/tmp"}
-	sensitiveTrees = []string{"/etc", "/proc", "/sys", "/boot", "/dev", "/root", "/run", "/var/run", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+	sensitiveTrees = []string{"/etc", "/proc", "/sys", "/boot", "/dev", "/run", "/var/run", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
 		"/var/lib/docker", "/var/lib/containerd", "/var/lib/kubelet", "/var/log", "/var/spool/cron"}
 	benignReadOnly = []string{"/etc/localtime", "/etc/timezone", "/etc/ssl/certs", "/etc/ca-certificates", "/etc/pki/ca-trust", "/usr/share/zoneinfo", "/usr/share/ca-certificates"}
 )
 
-// sensitiveMount says whether a bind of source exposes the host.
-func sensitiveMount(source string, readOnly bool) bool {
+// homeDir returns the home directory p is at or below ("/root",
+// "/home/alice"), and what follows it.
+func homeDir(p string) (home, rest string, ok bool) {
+	switch {
+	case p == "/root" || strings.HasPrefix(p, "/root/"):
+		return "/root", strings.TrimPrefix(p, "/root"), true
+	case strings.HasPrefix(p, "/home/"):
+		user, rest, _ := strings.Cut(strings.TrimPrefix(p, "/home/"), "/")
+		return "/home/" + user, "/" + rest, true
+	}
+	return "", "", false
+}
+
+// sensitiveMount says whether a bind of source exposes the host. A bind
+// inside the compose project (inProject) is the project's own directory,
+// not a system path, wherever the project lives (/root/shop, /usr/local/src
+// /shop); a home directory itself, a dot-directory of a home and any .ssh
+// stay sensitive even there.
+func sensitiveMount(source string, readOnly, inProject bool) bool {
 	p := path.Clean(source)
 	if slices.Contains(sensitivePaths, p) {
 		return true
 	}
 	if slices.Contains(strings.Split(p, "/"), ".ssh") {
 		return true // someone's SSH keys and authorized_keys
+	}
+	if home, rest, ok := homeDir(p); ok {
+		return p == home || strings.HasPrefix(strings.TrimPrefix(rest, "/"), ".")
+	}
+	if inProject {
+		return false
 	}
 	for _, t := range sensitiveTrees {
 		if p == t || strings.HasPrefix(p, t+"/") {
@@ -124,6 +157,21 @@ func sensitiveMount(source string, readOnly bool) bool {
 		}
 	}
 	return false
+}
+
+// ProjectDirAllowed says whether binds below dir may count as the
+// project's own: not when the project is itself a system directory (a
+// compose file in / or /etc would make every path its own).
+func ProjectDirAllowed(dir string) bool {
+	if !path.IsAbs(dir) {
+		return false
+	}
+	dir = path.Clean(dir)
+	if slices.Contains(sensitivePaths, dir) || slices.Contains(sensitiveTrees, dir) {
+		return false
+	}
+	home, _, ok := homeDir(dir)
+	return !ok || dir != home
 }
 
 func isDockerSocket(p string) bool {
@@ -208,7 +256,7 @@ var builtin = []Rule{
 		check: func(s *Spec) []string {
 			var out []string
 			for _, m := range s.Mounts {
-				if m.Type == "bind" && !isDockerSocket(m.Source) && sensitiveMount(m.Source, m.ReadOnly) {
+				if m.Type == "bind" && !isDockerSocket(m.Source) && sensitiveMount(m.Source, m.ReadOnly, m.InProject) {
 					out = append(out, "mounts the host's "+path.Clean(m.Source))
 				}
 			}
@@ -268,8 +316,16 @@ var builtin = []Rule{
 		Rationale: "Root in a container is one kernel bug away from root on the host.",
 		Fix:       "set user: to a non-root UID (e.g. \"10001\")",
 		check: func(s *Spec) []string {
-			u, _, _ := strings.Cut(s.User, ":")
-			return when(u == "" || u == "0" || u == "root", "runs as root (set user:)")
+			u, _, _ := strings.Cut(strings.TrimSpace(s.User), ":")
+			switch {
+			case s.UserUnknown:
+				return []string{"runs as the image's user, unknown here: no user: is set and the image's USER is read only with an engine (berth deploy, berth audit)"}
+			case u != "" && u != "root" && strings.TrimLeft(u, "0+") != "":
+				return nil
+			case s.UserFromImage:
+				return []string{"runs as root: the image sets no USER (or USER root) and no user: is set"}
+			}
+			return []string{"runs as root (set user:)"}
 		}},
 	{ID: "writable-rootfs", Title: "Writable root filesystem", CIS: "5.12", Severity: Low,
 		Rationale: "A read-only root filesystem stops an intruder from changing the app's own files.",
@@ -310,15 +366,21 @@ var builtin = []Rule{
 			return when((s.LogDriver == "" || s.LogDriver == "json-file") && s.LogOpts["max-size"] == "", "logs to json-file without max-size")
 		}},
 	{ID: "mutable-image-tag", Title: "Image by a mutable tag", Severity: Medium,
-		Rationale: "latest, or no tag at all, means a redeploy can run different code than was tested.",
+		Rationale: "A moving tag (latest, stable, nightly, edge, main, master, dev, beta), or no tag at all, means a redeploy can run different code than was tested.",
 		Fix:       "pin the image by digest (@sha256:...) or an immutable version tag",
 		check: func(s *Spec) []string {
-			if strings.Contains(s.Image, "@sha256:") {
+			if s.Image == "" || strings.Contains(s.Image, "@sha256:") || isImageID(s.Image) {
 				return nil
 			}
 			name := s.Image[strings.LastIndex(s.Image, "/")+1:]
 			_, tag, ok := strings.Cut(name, ":")
-			return when(!ok || tag == "latest", "runs image "+s.Image+" by a mutable tag")
+			switch {
+			case !ok:
+				return []string{"runs image " + s.Image + " with no tag (latest, which moves)"}
+			case MovingTag(tag):
+				return []string{"runs image " + s.Image + " by the moving tag " + tag}
+			}
+			return nil
 		}},
 	{ID: "registry-not-allowed", Title: "Image from a registry outside the allow-list", CIS: "4.2", Severity: High,
 		Rationale: "An image from an unvetted registry is code nobody on the team reviewed, running on the host.",

@@ -11,6 +11,7 @@ type SARIFResult struct {
 	Finding Finding
 	File    string // repository-relative path; "" for runtime findings
 	Line    int
+	Column  int // 0: unknown
 	Logical string // e.g. "host/container" for runtime findings
 }
 
@@ -60,8 +61,11 @@ func SARIF(results []SARIFResult, rules []Rule, version string) ([]byte, error) 
 		}
 		loc := map[string]any{}
 		if res.File != "" {
-			line := max(res.Line, 1)
-			loc["physicalLocation"] = map[string]any{"artifactLocation": map[string]any{"uri": res.File}, "region": map[string]any{"startLine": line}}
+			region := map[string]any{"startLine": max(res.Line, 1)}
+			if res.Column > 0 {
+				region["startColumn"] = res.Column
+			}
+			loc["physicalLocation"] = map[string]any{"artifactLocation": map[string]any{"uri": res.File}, "region": region}
 		}
 		if res.Logical != "" {
 			loc["logicalLocations"] = []map[string]any{{"fullyQualifiedName": res.Logical, "kind": "resource"}}

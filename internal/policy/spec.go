@@ -7,6 +7,12 @@ type Spec struct {
 	Service string `cel:"service"`
 	Image   string `cel:"image"`
 	User    string `cel:"user"`
+	// UserUnknown is true when the container sets no user and the image's
+	// USER, which then decides, could not be read (policy check has no
+	// engine; the guard sees only the request). User is then "".
+	UserUnknown bool `cel:"user_unknown"`
+	// UserFromImage is true when User is the image's configured USER.
+	UserFromImage bool `cel:"user_from_image"`
 
 	Privileged   bool     `cel:"privileged"`
 	CapAdd       []string `cel:"cap_add"` // upper case, without CAP_
@@ -51,6 +57,17 @@ type Mount struct {
 	Source   string `cel:"source"` // a host path for binds
 	Target   string `cel:"target"`
 	ReadOnly bool   `cel:"read_only"`
+	// InProject is true for a bind of the compose project's own directory
+	// or below it: not a system path, wherever the project lives.
+	InProject bool `cel:"in_project"`
+}
+
+// SetImageUser records the image's configured USER for a container that
+// sets none: that is the user it will run as.
+func (s *Spec) SetImageUser(user string) {
+	if s.User == "" {
+		s.User, s.UserUnknown, s.UserFromImage = user, false, true
+	}
 }
 
 // Port is a published port.
