@@ -11,7 +11,7 @@ type SARIFResult struct {
 	Finding Finding
 	File    string // repository-relative path; "" for runtime findings
 	Line    int
-	Column  int // 0: unknown
+	Column  int    // 0: unknown
 	Logical string // e.g. "host/container" for runtime findings
 }
 
