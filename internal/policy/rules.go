@@ -457,7 +457,7 @@ func secretHits(s *Spec) []hit {
 				where = e.Where
 			}
 			out = append(out, hit{msg: "environment variable " + e.Name + " holds a secret written literally in " + where,
-				sev: High, fix: "take it out of the file; " + fix})
+				sev: High, fix: "take the value out of the committed file; " + fix})
 		case OriginEnvironment:
 			out = append(out, hit{msg: "environment variable " + e.Name + " holds a secret from the environment (.env, an env_file or the shell)",
 				sev: Medium, fix: fix})
@@ -469,11 +469,11 @@ func secretHits(s *Spec) []hit {
 }
 
 // secretFix shows the compose secrets: way for one variable: images such
-// as postgres, mysql, mariadb and rabbitmq read NAME_FILE.
+// as postgres, mysql and mariadb read NAME_FILE.
 func secretFix(name string) string {
 	file := strings.ToLower(name)
-	return fmt.Sprintf("declare secrets: { %s: { file: ./%s.txt } } (or environment: %s), add secrets: [%s] to the service, and set %s_FILE=/run/secrets/%s in place of %s if the image reads *_FILE variables (postgres, mysql, mariadb, rabbitmq do); otherwise have the app read /run/secrets/%s",
-		file, file, name, file, name, file, name, file)
+	return fmt.Sprintf("use a compose secret: secrets: { %s: { file: ./%s.txt } } at the top level, secrets: [%s] on the service, and %s_FILE=/run/secrets/%s instead of %s (postgres, mysql, mariadb and many others read *_FILE; otherwise the app reads the file)",
+		file, file, file, name, file, name)
 }
 
 func when(cond bool, msg string) []string {

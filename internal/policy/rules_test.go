@@ -88,6 +88,16 @@ func TestRules(t *testing.T) {
 		{"latest tag", func(s *engine.ContainerSpec) { s.Image = "registry:5000/shop:latest" }, []string{"mutable-image-tag"}},
 		{"no tag", func(s *engine.ContainerSpec) { s.Image = "registry:5000/shop" }, []string{"mutable-image-tag"}},
 		{"digest is fine", func(s *engine.ContainerSpec) { s.Image = "shop@sha256:" + strings.Repeat("a", 64) }, nil},
+		{"stable tag", func(s *engine.ContainerSpec) { s.Image = "nginx:stable" }, []string{"mutable-image-tag"}},
+		{"nightly tag", func(s *engine.ContainerSpec) { s.Image = "ghcr.io/acme/app:nightly" }, []string{"mutable-image-tag"}},
+		{"edge tag", func(s *engine.ContainerSpec) { s.Image = "alpine:edge" }, []string{"mutable-image-tag"}},
+		{"main tag", func(s *engine.ContainerSpec) { s.Image = "acme/app:main" }, []string{"mutable-image-tag"}},
+		{"master tag", func(s *engine.ContainerSpec) { s.Image = "acme/app:master" }, []string{"mutable-image-tag"}},
+		{"dev tag", func(s *engine.ContainerSpec) { s.Image = "acme/app:dev" }, []string{"mutable-image-tag"}},
+		{"beta tag", func(s *engine.ContainerSpec) { s.Image = "acme/app:beta" }, []string{"mutable-image-tag"}},
+		{"LATEST in capitals", func(s *engine.ContainerSpec) { s.Image = "acme/app:LATEST" }, []string{"mutable-image-tag"}},
+		{"a version that contains a channel word is fixed", func(s *engine.ContainerSpec) { s.Image = "nginx:1.27-alpine-stable3" }, nil},
+		{"an image ID names one image", func(s *engine.ContainerSpec) { s.Image = "sha256:" + strings.Repeat("b", 64) }, nil},
 		{"port on all interfaces, privileged", func(s *engine.ContainerSpec) { s.Ports = []engine.PortBinding{{HostPort: 80, ContainerPort: 8080}} }, []string{"port-all-interfaces", "privileged-port"}},
 		{"port on loopback is fine", func(s *engine.ContainerSpec) {
 			s.Ports = []engine.PortBinding{{HostIP: "127.0.0.1", HostPort: 8080, ContainerPort: 8080}}
