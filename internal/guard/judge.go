@@ -236,12 +236,13 @@ func (j Judge) nodeUpdate(req Request) Decision {
 // from elsewhere never reaches the host to be run by ID.
 func (j Judge) pull(image string) Decision {
 	spec := policy.Spec{Name: image, Image: image}
-	for _, f := range policy.Blocking(j.Policy.Evaluate(&spec)) {
+	var fs []policy.Finding
+	for _, f := range j.Policy.Evaluate(&spec) {
 		if f.Rule == "registry-not-allowed" {
-			return deny("image-pull", fmt.Sprintf("berth guard: denied: %s by rule %s (fix: %s)", f.Message, f.Rule, f.Fix), f.Rule)
+			fs = append(fs, f)
 		}
 	}
-	return Decision{Response: Response{Allow: true}, Action: "image-pull"}
+	return decision("image-pull", fs, "")
 }
 
 // hostRules are the rules that judge what a plugin or a build is given:
