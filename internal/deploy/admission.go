@@ -75,6 +75,9 @@ func checkPolicy(cfg *config.Config, p policy.Policy, services []*config.Service
 				ps.SetImageUser(u)
 			}
 		}
+		if u, ok := policy.BuildUser(svc.Compose.Build); ok && ps.UserUnknown {
+			ps.SetImageUser(u) // the Dockerfile in the project says, without an engine
+		}
 		out = append(out, ServiceFindings{Service: svc.Name, Findings: p.Evaluate(&ps)})
 	}
 	if len(errs) > 0 {
