@@ -42,6 +42,7 @@ var describing = map[string]bool{
 	"RESET": true, "COMPLEXITY": true, "STRENGTH": true, "RETRIES": true, "ATTEMPTS": true, "ROUNDS": true, "COST": true, "ITERATIONS": true,
 	"PROVIDER": true, "BACKEND": true, "STORE": true, "SOURCE": true, "MODE": true, "VERSION": true, "FIELD": true, "PARAM": true,
 	"REGEX": true, "PATTERN": true, "HINT": true, "LABEL": true, "PROMPT": true, "LEVEL": true, "LOG": true, "LOGGER": true, "LOGGERS": true,
+	"ALIAS": true, "MANAGER": true, "ENGINE": true, "DRIVER": true, "KIND": true, "STRATEGY": true, "METHOD": true, "CLASS": true, "HANDLER": true,
 }
 
 // notSecretBefore are words that, just before KEY or TOKEN, name
@@ -138,7 +139,7 @@ var (
 	// reference is a value that only names another variable or a secret
 	// store: nothing is written in it.
 	reference   = regexp.MustCompile(`^(\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\{\{.*\}\}|%\(.*\)s|(op|vault|awssm|gcpsm|azkv)://\S+|vault:\S+)$`)
-	placeholder = regexp.MustCompile(`(?i)^(<[^>]*>|\*{3,}|x{3,}|\.{3}|-|changeme|change[-_]me|change[-_]?it|replace[-_]?me|todo|tbd|fixme|none|null|nil|undefined|your[-_ ].*|.*[-_]here|example|dummy|placeholder)$`)
+	placeholder = regexp.MustCompile(`(?i)^(<[^>]*>|\*{3,}|x{3,}|\.{3}|-|changeme|change[-_]me|change[-_]?it|replace[-_]?me|todo|tbd|fixme|none|null|nil|undefined|your[-_ ].*|.*[-_ ]here|example|dummy|placeholder)$`)
 	boolean     = regexp.MustCompile(`(?i)^(true|false|yes|no|on|off|y|n|0|1|enabled?|disabled?)$`)
 	logLevel    = regexp.MustCompile(`(?i)^(trace|debug|info|notice|warn|warning|error|fatal|critical|panic|silent)$`)
 	filePath    = regexp.MustCompile(`^(/|\./|\.\./|~/|file://)[A-Za-z0-9._/@+-]*$`)
