@@ -99,86 +99,6 @@ func MovingTag(tag string) bool { return slices.Contains(movingTags, strings.ToL
 // an ordinary need.
 var allowedCaps = []string{"NET_BIND_SERVICE"}
 
-// sensitivePaths must never be mounted from the host; sensitiveTrees not
-// any path below them either (a bind of /etc/shadow is /etc's secrets),
-// except the few files containers ordinarily read, read-only. Home
-// directories (/root, /home/NAME) are sensitive themselves and in their
-// dot-directories (.ssh, .docker, .aws, .kube: keys and credentials), not
-// in a project kept below them.
-var (
-	sensitivePaths = []string{"/", "/var", "/var/lib", "/opt", "/srv", "/home", "/mnt", "/media", "/tmp"}
-	sensitiveTrees = []string{"/etc", "/proc", "/sys", "/boot", "/dev", "/run", "/var/run", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
-		"/var/lib/docker", "/var/lib/containerd", "/var/lib/kubelet", "/var/log", "/var/spool/cron"}
-	benignReadOnly = []string{"/etc/localtime", "/etc/timezone", "/etc/ssl/certs", "/etc/ca-certificates", "/etc/pki/ca-trust", "/usr/share/zoneinfo", "/usr/share/ca-certificates"}
-)
-
-// homeDir returns the home directory p is at or below ("/root",
-// "/home/alice"), and what follows it.
-func homeDir(p string) (home, rest string, ok bool) {
-	switch {
-	case p == "/root" || strings.HasPrefix(p, "/root/"):
-		return "/root", strings.TrimPrefix(p, "/root"), true
-	case strings.HasPrefix(p, "/home/"):
-		user, rest, _ := strings.Cut(strings.TrimPrefix(p, "/home/"), "/")
-		return "/home/" + user, "/" + rest, true
-	}
-	return "", "", false
-}
-
-// sensitiveMount says whether a bind of source exposes the host. A bind
-// inside the compose project (inProject) is the project's own directory,
-// not a system path, wherever the project lives (/root/shop, /usr/local/src
-// /shop); a home directory itself, a dot-directory of a home and any .ssh
-// stay sensitive even there.
-func sensitiveMount(source string, readOnly, inProject bool) bool {
-	p := path.Clean(source)
-	if slices.Contains(sensitivePaths, p) {
-		return true
-	}
-	if slices.Contains(strings.Split(p, "/"), ".ssh") {
-		return true // someone's SSH keys and authorized_keys
-	}
-	if home, rest, ok := homeDir(p); ok {
-		return p == home || strings.HasPrefix(strings.TrimPrefix(rest, "/"), ".")
-	}
-	if inProject {
-		return false
-	}
-	for _, t := range sensitiveTrees {
-		if p == t || strings.HasPrefix(p, t+"/") {
-			if readOnly {
-				for _, b := range benignReadOnly {
-					if p == b || strings.HasPrefix(p, b+"/") {
-						return false
-					}
-				}
-			}
-			return true
-		}
-	}
-	return false
-}
-
-// ProjectDirAllowed says whether binds below dir may count as the
-// project's own: not when the project is itself a system directory (a
-// compose file in / or /etc would make every path its own).
-func ProjectDirAllowed(dir string) bool {
-	if !path.IsAbs(dir) {
-		return false
-	}
-	dir = path.Clean(dir)
-	if slices.Contains(sensitivePaths, dir) || slices.Contains(sensitiveTrees, dir) {
-		return false
-	}
-	home, _, ok := homeDir(dir)
-	return !ok || dir != home
-}
-
-func isDockerSocket(p string) bool {
-	p = path.Clean(p)
-	return strings.HasSuffix(p, "/docker.sock") || p == "/var/run/docker" || p == "/run/docker" || strings.HasSuffix(p, "/containerd.sock")
-}
-
 var builtin = []Rule{
 	{ID: "privileged", Title: "Privileged container", CIS: "5.4", Severity: Critical,
 		Rationale: "A privileged container has every capability and every device of the host: it is root on the host.",
@@ -437,43 +357,6 @@ var builtin = []Rule{
 		Rationale: "Environment variables show in docker inspect, in crash reports and in child processes; one written in compose.yaml or berth.yaml is also in every clone of the repository. A secret written literally in a committed file blocks (high); one taken from the environment, .env or an env_file warns (medium).",
 		Fix:       "mount it as a compose secret (secrets:, read-only under /run/secrets) and point the image at the file with its *_FILE variable",
 		hits:      secretHits},
-}
-
-// secretHits judges each variable that looks like a secret by where its
-// value was written: literally in a committed file, it blocks; from the
-// environment (or from a source that cannot say: a request, a running
-// container), it warns. Messages name the variable, never the value.
-func secretHits(s *Spec) []hit {
-	var out []hit
-	for _, e := range s.Env {
-		if !LooksSecret(e.Name, e.Value) {
-			continue
-		}
-		fix := secretFix(e.Name)
-		switch e.Origin {
-		case OriginLiteral:
-			where := "a committed file"
-			if e.Where != "" {
-				where = e.Where
-			}
-			out = append(out, hit{msg: "environment variable " + e.Name + " holds a secret written literally in " + where,
-				sev: High, fix: "take the value out of the committed file; " + fix})
-		case OriginEnvironment:
-			out = append(out, hit{msg: "environment variable " + e.Name + " holds a secret from the environment (.env, an env_file or the shell)",
-				sev: Medium, fix: fix})
-		default:
-			out = append(out, hit{msg: "environment variable " + e.Name + " holds a secret", sev: Medium, fix: fix})
-		}
-	}
-	return out
-}
-
-// secretFix shows the compose secrets: way for one variable: images such
-// as postgres, mysql and mariadb read NAME_FILE.
-func secretFix(name string) string {
-	file := strings.ToLower(name)
-	return fmt.Sprintf("use a compose secret: secrets: { %s: { file: ./%s.txt } } at the top level, secrets: [%s] on the service, and %s_FILE=/run/secrets/%s instead of %s (postgres, mysql, mariadb and many others read *_FILE; otherwise the app reads the file)",
-		file, file, file, name, file, name)
 }
 
 func when(cond bool, msg string) []string {

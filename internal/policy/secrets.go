@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"math"
 	"regexp"
 	"strings"
@@ -233,4 +234,41 @@ func entropy(s string) float64 {
 		h -= p * math.Log2(p)
 	}
 	return h
+}
+
+// secretHits judges each variable that looks like a secret by where its
+// value was written: literally in a committed file, it blocks; from the
+// environment (or from a source that cannot say: a request, a running
+// container), it warns. Messages name the variable, never the value.
+func secretHits(s *Spec) []hit {
+	var out []hit
+	for _, e := range s.Env {
+		if !LooksSecret(e.Name, e.Value) {
+			continue
+		}
+		fix := secretFix(e.Name)
+		switch e.Origin {
+		case OriginLiteral:
+			where := "a committed file"
+			if e.Where != "" {
+				where = e.Where
+			}
+			out = append(out, hit{msg: "environment variable " + e.Name + " holds a secret written literally in " + where,
+				sev: High, fix: "take the value out of the committed file; " + fix})
+		case OriginEnvironment:
+			out = append(out, hit{msg: "environment variable " + e.Name + " holds a secret from the environment (.env, an env_file or the shell)",
+				sev: Medium, fix: fix})
+		default:
+			out = append(out, hit{msg: "environment variable " + e.Name + " holds a secret", sev: Medium, fix: fix})
+		}
+	}
+	return out
+}
+
+// secretFix shows the compose secrets: way for one variable: images such
+// as postgres, mysql and mariadb read NAME_FILE.
+func secretFix(name string) string {
+	file := strings.ToLower(name)
+	return fmt.Sprintf("use a compose secret: secrets: { %s: { file: ./%s.txt } } at the top level, secrets: [%s] on the service, and %s_FILE=/run/secrets/%s instead of %s (postgres, mysql, mariadb and many others read *_FILE; otherwise the app reads the file)",
+		file, file, file, name, file, name)
 }
