@@ -131,12 +131,19 @@ func runPolicyExplain(g *Globals, id string) error {
 	if m, ok := pol.Rules[r.ID]; ok {
 		mode = m
 	}
-	verdict := "warns"
-	switch {
-	case mode == policy.Off:
-		verdict = "is off"
-	case mode == policy.Enforce && r.Severity >= pol.Threshold:
-		verdict = "blocks"
+	verdictAt := func(sev policy.Severity) string {
+		switch {
+		case mode == policy.Off:
+			return "is off"
+		case mode == policy.Enforce && sev >= pol.Threshold:
+			return "blocks"
+		}
+		return "warns"
+	}
+	verdict := verdictAt(r.Severity)
+	if r.Lowest != 0 && verdictAt(r.Lowest) != verdict {
+		// Findings of this rule differ in severity: say what each does.
+		verdict = fmt.Sprintf("%s at %s, %s at %s", verdict, r.Severity, verdictAt(r.Lowest), r.Lowest)
 	}
 	fmt.Fprintf(g.Stdout, "in this policy: %s (mode %s, threshold %s)\n", verdict, mode, pol.Threshold)
 	for _, w := range pol.Waivers {

@@ -96,3 +96,15 @@ func TestPolicyCheckUnplannableService(t *testing.T) {
 		})
 	}
 }
+
+// TestPolicyExplainSplitSeverity: a rule whose findings differ in severity
+// says what each does under the policy.
+func TestPolicyExplainSplitSeverity(t *testing.T) {
+	g, out := policyProject(t, "services:\n  web:\n    image: shop:1.0\n", "text")
+	if err := runPolicyExplain(g, "secret-in-env"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "in this policy: blocks at high, warns at medium") {
+		t.Errorf("explain secret-in-env:\n%s", out)
+	}
+}

@@ -47,10 +47,13 @@ func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil
 
 // Rule is one built-in least-privilege check.
 type Rule struct {
-	ID        string   `json:"id"`
-	Title     string   `json:"title"`
-	CIS       string   `json:"cis,omitempty"` // CIS Docker Benchmark item
-	Severity  Severity `json:"severity"`
+	ID       string   `json:"id"`
+	Title    string   `json:"title"`
+	CIS      string   `json:"cis,omitempty"` // CIS Docker Benchmark item
+	Severity Severity `json:"severity"`
+	// Lowest is set for a rule whose findings differ in severity: the
+	// lowest they take (Severity is the highest).
+	Lowest    Severity `json:"lowest_severity,omitempty"`
 	Rationale string   `json:"rationale"`
 	Fix       string   `json:"fix"`
 	// Custom rules come from the user's policy, in CEL (Expr).
@@ -353,7 +356,7 @@ var builtin = []Rule{
 			slices.Sort(out)
 			return out
 		}},
-	{ID: "secret-in-env", Title: "Secret in an environment variable", CIS: "4.10", Severity: High,
+	{ID: "secret-in-env", Title: "Secret in an environment variable", CIS: "4.10", Severity: High, Lowest: Medium,
 		Rationale: "Environment variables show in docker inspect, in crash reports and in child processes; one written in compose.yaml or berth.yaml is also in every clone of the repository. A secret written literally in a committed file blocks (high); one taken from the environment, .env or an env_file warns (medium).",
 		Fix:       "mount it as a compose secret (secrets:, read-only under /run/secrets) and point the image at the file with its *_FILE variable",
 		hits:      secretHits},
