@@ -238,18 +238,36 @@ func (c ComposeEnv) MarkEnvOrigins(s *Spec, service string) {
 }
 
 // MarkProjectMounts marks the binds at or below the project's directory
-// as the project's own (see sensitiveMount).
+// as the project's own (see sensitiveMount). Paths that exist here are
+// compared after following symlinks, so ./etc linked to /etc is not the
+// project's own.
 func MarkProjectMounts(s *Spec, projectDir string) {
-	if !ProjectDirAllowed(projectDir) {
+	dir := realPath(projectDir)
+	if !ProjectDirAllowed(projectDir) || !ProjectDirAllowed(dir) {
 		return
 	}
-	dir := filepath.Clean(projectDir)
 	for i := range s.Mounts {
 		m := &s.Mounts[i]
-		src := filepath.Clean(m.Source)
+		src := realPath(m.Source)
 		if m.Type == "bind" && (src == dir || strings.HasPrefix(src, dir+"/")) {
 			m.InProject = true
 		}
+	}
+}
+
+// realPath is p with symlinks followed as far as it exists.
+func realPath(p string) string {
+	p = filepath.Clean(p)
+	for rest := ""; ; {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return filepath.Join(r, rest)
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return filepath.Join(p, rest)
+		}
+		rest = filepath.Join(filepath.Base(p), rest)
+		p = parent
 	}
 }
 

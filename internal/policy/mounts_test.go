@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -58,5 +60,29 @@ func TestProjectMounts(t *testing.T) {
 				t.Errorf("project %s, bind %s: findings %v, want %v", c.project, c.source, got, c.want)
 			}
 		})
+	}
+}
+
+// TestProjectMountSymlink: a link in the project that leads to a system
+// path is judged as where it leads.
+func TestProjectMountSymlink(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Symlink("/etc", filepath.Join(dir, "etc")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "html"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	es := hardened()
+	es.Mounts = []engine.Mount{
+		{Type: "bind", Source: filepath.Join(dir, "etc"), Target: "/e", ReadOnly: true},
+		{Type: "bind", Source: filepath.Join(dir, "html"), Target: "/h", ReadOnly: true},
+		{Type: "bind", Source: filepath.Join(dir, "not-yet"), Target: "/n", ReadOnly: true},
+	}
+	s := FromEngine(es, "web")
+	MarkProjectMounts(&s, dir)
+	if s.Mounts[0].InProject || !s.Mounts[1].InProject || !s.Mounts[2].InProject {
+		t.Errorf("in project: link to /etc %v, html %v, a directory not created yet %v; want false, true, true",
+			s.Mounts[0].InProject, s.Mounts[1].InProject, s.Mounts[2].InProject)
 	}
 }
