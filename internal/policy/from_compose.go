@@ -43,21 +43,53 @@ func ReadComposeEnv(cfg *config.Config) (ComposeEnv, error) {
 	r := &envReader{base: filepath.Dir(cfg.File), docs: map[string]*yaml.Node{}}
 	out := ComposeEnv{}
 	for _, f := range files {
-		root, err := r.doc(f)
-		if err != nil {
+		if err := r.file(f, out, 0); err != nil {
 			return nil, err
-		}
-		for _, kv := range pairs(get(root, "services")) {
-			svc := kv[0].Value
-			if out[svc] == nil {
-				out[svc] = map[string]envEntry{}
-			}
-			if err := r.serviceEnv(f, kv[1], out[svc], 0); err != nil {
-				return nil, err
-			}
 		}
 	}
 	return out, nil
+}
+
+// file adds the services of one compose file, after those of the files it
+// includes (include:, which are committed files too).
+func (r *envReader) file(f string, out ComposeEnv, depth int) error {
+	root, err := r.doc(f)
+	if err != nil {
+		return err
+	}
+	if inc := deref(get(root, "include")); inc != nil && inc.Kind == yaml.SequenceNode && depth < 10 {
+		for _, item := range inc.Content {
+			item = deref(item)
+			paths := []*yaml.Node{item}
+			if item.Kind == yaml.MappingNode {
+				paths = nil
+				if p := deref(get(item, "path")); p != nil && p.Kind == yaml.SequenceNode {
+					paths = p.Content
+				} else if p != nil {
+					paths = []*yaml.Node{p}
+				}
+			}
+			for _, p := range paths {
+				path := deref(p).Value
+				if !filepath.IsAbs(path) {
+					path = filepath.Join(filepath.Dir(f), path)
+				}
+				if err := r.file(path, out, depth+1); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, kv := range pairs(get(root, "services")) {
+		svc := kv[0].Value
+		if out[svc] == nil {
+			out[svc] = map[string]envEntry{}
+		}
+		if err := r.serviceEnv(f, kv[1], out[svc], 0); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type envReader struct {

@@ -194,3 +194,15 @@ func TestSecretFromUnknownOrigin(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretOriginInclude: a literal in a file the compose file includes
+// is committed too, and blocks.
+func TestSecretOriginInclude(t *testing.T) {
+	cfg := project(t, "include:\n  - db.yaml\nservices:\n  web:\n    image: shop:1.0\n", map[string]string{
+		"db.yaml": "services:\n  db:\n    image: postgres:16.3\n    environment:\n      POSTGRES_PASSWORD: hunter2-included\n",
+	}, nil)
+	f, ok := secretFindings(t, cfg, "db")["POSTGRES_PASSWORD"]
+	if !ok || f.Severity != High || !strings.HasSuffix(f.Message, "db.yaml:5") {
+		t.Errorf("a literal in an included file: %+v", f)
+	}
+}
