@@ -50,9 +50,6 @@ func CheckPolicy(cfg *config.Config, p policy.Policy, services []*config.Service
 type imageUserFunc func(svc *config.Service, image string) (string, bool)
 
 func checkPolicy(cfg *config.Config, p policy.Policy, services []*config.Service, images map[string]string, imageUser imageUserFunc) ([]ServiceFindings, error) {
-	if errs := policy.CheckSecretFiles(cfg, services); len(errs) > 0 {
-		return nil, errs
-	}
 	env, err := policy.ReadComposeEnv(cfg)
 	if err != nil {
 		return nil, err
