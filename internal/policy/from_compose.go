@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -92,6 +93,8 @@ func (r *envReader) file(f string, out ComposeEnv, depth int) error {
 	return nil
 }
 
+const maxComposeRead = 16 << 20
+
 type envReader struct {
 	base string
 	docs map[string]*yaml.Node
@@ -101,7 +104,14 @@ func (r *envReader) doc(file string) (*yaml.Node, error) {
 	if d, ok := r.docs[file]; ok {
 		return d, nil
 	}
-	data, err := os.ReadFile(file)
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s for the origin of environment values: %w", file, err)
+	}
+	defer f.Close()
+	// The loader has read these files already; the bound only keeps an
+	// include: or extends: it did not follow from reading without end.
+	data, err := io.ReadAll(io.LimitReader(f, maxComposeRead))
 	if err != nil {
 		return nil, fmt.Errorf("reading %s for the origin of environment values: %w", file, err)
 	}
