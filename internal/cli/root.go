@@ -71,6 +71,7 @@ func NewRootCommand() *cobra.Command {
 	pf.StringVar(&g.Format, "format", "text", "output format: text or json")
 	pf.StringSliceVar(&g.Profiles, "profile", nil, "compose profile to enable (repeatable; default: COMPOSE_PROFILES, as docker compose)")
 	root.AddCommand(
+		newInitCommand(g),
 		newValidateCommand(g),
 		newDeployCommand(g),
 		newRollbackCommand(g),

@@ -1,0 +1,280 @@
+package scaffold
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// Kind is what init guesses a service is, with the names config.Service.Kind
+// uses.
+type Kind string
+
+const (
+	Web       Kind = "web"       // routed through berth-proxy
+	Accessory Kind = "accessory" // created once, never replaced by a deploy
+	Worker    Kind = "worker"    // replaced by each deploy, no route
+)
+
+// Guess is what init thinks of one compose service, and why.
+type Guess struct {
+	Service string `json:"name"`
+	Kind    Kind   `json:"kind"`
+	// Port and Health are the route's, for Web.
+	Port   int    `json:"port,omitempty"`
+	Health string `json:"health,omitempty"`
+	// Why says what the kind was guessed from, one reason per signal.
+	Why []string `json:"why"`
+	// HealthWhy says where Health came from.
+	HealthWhy string `json:"health_why,omitempty"`
+	// Notes are further things to review about the service.
+	Notes []string `json:"notes,omitempty"`
+	// Profiles are set when the service is left out by the active
+	// profiles: berth.yaml gets its settings as comments.
+	Profiles []string `json:"profiles,omitempty"`
+}
+
+// port is one container port compose declares, from ports: or expose:.
+type port struct {
+	target    int
+	published string // host side, "" for expose: or an unpublished port
+	udp       bool
+	text      string // as shown to the user: "80:80", "expose 8080"
+}
+
+// Classify guesses what a compose service is. The order of the tests is
+// the order of confidence: an image known to hold data is an accessory
+// whatever it listens on; then anything that speaks HTTP is routed; then a
+// named volume says the data must outlive deploys; the rest are workers.
+func Classify(name string, s types.ServiceConfig) Guess {
+	g := Guess{Service: name}
+	img, tag := imageName(s.Image)
+	ports := declaredPorts(s)
+	hc, hcOK := healthURL(name, s)
+	volumes := namedVolumes(s)
+
+	if what, ok := dataImages[img]; ok {
+		g.Kind = Accessory
+		g.Why = append(g.Why, fmt.Sprintf("image %s (a %s)", img, what))
+		if len(volumes) > 0 {
+			g.Why = append(g.Why, "named volume "+strings.Join(volumes, ", "))
+		}
+		if pub := published(ports); len(pub) > 0 {
+			g.Notes = append(g.Notes, fmt.Sprintf("compose publishes %s on the host: keep that only if something outside this host connects to it", strings.Join(pub, ", ")))
+		}
+		return g
+	}
+
+	var webPorts []port
+	for _, p := range ports {
+		if !p.udp && httpPorts[p.target] {
+			webPorts = append(webPorts, p)
+		}
+	}
+	imgPort, webImage := webImagePort(img, tag)
+	if len(webPorts) > 0 || hcOK || webImage {
+		g.Kind = Web
+		g.Port, g.Why = routePort(ports, webPorts, hc, hcOK, img, imgPort, webImage)
+		g.Health, g.HealthWhy = "/", "no HTTP healthcheck in compose: berth-proxy checks / and wants a 2xx answer; point it at a cheap endpoint that says the app is ready"
+		if hcOK {
+			g.Health, g.HealthWhy = hc.path, "from the compose healthcheck ("+hc.command+")"
+		}
+		for _, p := range ports {
+			if p.target == g.Port && p.published != "" {
+				g.Notes = append(g.Notes, fmt.Sprintf("compose %s: berth-proxy serves this route on proxy.http (port 80 unless set), so remove that ports: entry from compose", p.text))
+			}
+		}
+		if reverseProxies[img] {
+			g.Notes = append(g.Notes, fmt.Sprintf("%s is a reverse proxy, and berth-proxy already routes by host name: you may not need it in production", img))
+		}
+		if len(volumes) > 0 {
+			g.Notes = append(g.Notes, fmt.Sprintf("also mounts named volume %s: a deploy starts the new release beside the old one, so both use it during the switch", strings.Join(volumes, ", ")))
+		}
+		return g
+	}
+
+	if len(volumes) > 0 {
+		g.Kind = Accessory
+		g.Why = append(g.Why, fmt.Sprintf("named volume %s: its data must outlive deploys; if the service can be replaced on every deploy, remove accessory: true", strings.Join(volumes, ", ")))
+		return g
+	}
+
+	g.Kind = Worker
+	g.Why = append(g.Why, "no HTTP port, HTTP healthcheck, known image or named volume: replaced by each deploy, with no route")
+	var other []string
+	for _, p := range ports {
+		other = append(other, p.text)
+	}
+	if len(other) > 0 {
+		g.Notes = append(g.Notes, fmt.Sprintf("it declares %s, not a usual HTTP port: if it serves HTTP, give it a route: with that port", strings.Join(other, ", ")))
+	}
+	return g
+}
+
+// routePort picks the container port berth-proxy forwards to and says why.
+// The healthcheck's port wins when compose declares it (or declares none):
+// it is the port the author checks the app on.
+func routePort(ports, webPorts []port, hc healthcheck, hcOK bool, img string, imgPort int, webImage bool) (int, []string) {
+	declared := func(n int) bool {
+		return slices.ContainsFunc(ports, func(p port) bool { return p.target == n && !p.udp })
+	}
+	var why []string
+	chosen := 0
+	if hcOK && hc.port != 0 && (len(ports) == 0 || declared(hc.port)) {
+		chosen = hc.port
+	}
+	for _, p := range webPorts {
+		if chosen == 0 {
+			chosen = p.target
+		}
+		if p.target == chosen {
+			why = append(why, p.text)
+			break
+		}
+	}
+	if chosen == 0 && webImage {
+		chosen = imgPort
+		if len(ports) > 0 && !declared(imgPort) {
+			chosen = firstTCP(ports, imgPort)
+		}
+	}
+	if chosen == 0 && hcOK {
+		chosen = 80 // a healthcheck URL without a port
+		if hc.port != 0 {
+			chosen = hc.port
+		}
+	}
+	if hcOK {
+		why = append(why, "HTTP healthcheck ("+hc.command+")")
+	}
+	if webImage {
+		why = append(why, fmt.Sprintf("image %s (serves HTTP on port %d)", img, imgPort))
+	}
+	return chosen, why
+}
+
+func firstTCP(ports []port, def int) int {
+	for _, p := range ports {
+		if !p.udp {
+			return p.target
+		}
+	}
+	return def
+}
+
+// declaredPorts lists ports: then expose:, in file order. compose-go has
+// already expanded ranges in ports:; an expose: range counts by its first
+// port.
+func declaredPorts(s types.ServiceConfig) []port {
+	var out []port
+	for _, p := range s.Ports {
+		pp := port{target: int(p.Target), published: p.Published, udp: p.Protocol == "udp"}
+		switch {
+		case p.Published != "" && p.HostIP != "":
+			pp.text = fmt.Sprintf("%s:%s:%d", p.HostIP, p.Published, p.Target)
+		case p.Published != "":
+			pp.text = fmt.Sprintf("%s:%d", p.Published, p.Target)
+		default:
+			pp.text = strconv.Itoa(int(p.Target))
+		}
+		if pp.udp {
+			pp.text += "/udp"
+		}
+		pp.text = "ports: " + pp.text
+		out = append(out, pp)
+	}
+	for _, e := range s.Expose {
+		num, proto, _ := strings.Cut(e, "/")
+		num, _, _ = strings.Cut(num, "-")
+		n, err := strconv.Atoi(num)
+		if err != nil {
+			continue
+		}
+		out = append(out, port{target: n, udp: proto == "udp", text: "expose: " + e})
+	}
+	return out
+}
+
+func published(ports []port) []string {
+	var out []string
+	for _, p := range ports {
+		if p.published != "" {
+			out = append(out, strings.TrimPrefix(p.text, "ports: "))
+		}
+	}
+	return out
+}
+
+// namedVolumes are the named volumes a service mounts, sorted; anonymous
+// volumes and binds carry no data a deploy must keep.
+func namedVolumes(s types.ServiceConfig) []string {
+	var out []string
+	for _, v := range s.Volumes {
+		if v.Type == types.VolumeTypeVolume && v.Source != "" && !slices.Contains(out, v.Source) {
+			out = append(out, v.Source)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// healthcheck is an HTTP check found in a compose healthcheck test.
+type healthcheck struct {
+	port    int    // 0 when the URL names none
+	path    string // with the query, as the check requests it
+	command string // the test, shortened, for the review comment
+}
+
+var httpURL = regexp.MustCompile(`http://[^\s'"|;&()<>\\]+`)
+
+// healthURL finds `curl ... http://localhost:8080/healthz` (or wget) in
+// the service's healthcheck. Only plain-HTTP URLs on the container itself
+// count: berth-proxy speaks HTTP to the app, and a check of another
+// service says nothing about this one's port.
+func healthURL(service string, s types.ServiceConfig) (healthcheck, bool) {
+	hc := s.HealthCheck
+	if hc == nil || hc.Disable || len(hc.Test) < 2 || (hc.Test[0] != "CMD" && hc.Test[0] != "CMD-SHELL") {
+		return healthcheck{}, false
+	}
+	cmd := strings.Join(hc.Test[1:], " ")
+	if !strings.Contains(cmd, "curl") && !strings.Contains(cmd, "wget") {
+		return healthcheck{}, false
+	}
+	raw := httpURL.FindString(cmd)
+	if raw == "" || strings.Contains(raw, "$") {
+		return healthcheck{}, false
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return healthcheck{}, false
+	}
+	switch h := u.Hostname(); h {
+	case "localhost", "127.0.0.1", "0.0.0.0", "::1", service, s.Hostname:
+	default:
+		return healthcheck{}, false
+	}
+	out := healthcheck{path: u.EscapedPath(), command: shorten(cmd, 80)}
+	if out.path == "" {
+		out.path = "/"
+	}
+	if u.RawQuery != "" {
+		out.path += "?" + u.RawQuery
+	}
+	if p := u.Port(); p != "" {
+		out.port, _ = strconv.Atoi(p)
+	}
+	return out, true
+}
+
+func shorten(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}
