@@ -65,7 +65,7 @@ func Classify(name string, s types.ServiceConfig) Guess {
 			g.Why = append(g.Why, "named volume "+strings.Join(volumes, ", "))
 		}
 		if pub := published(ports); len(pub) > 0 {
-			g.Notes = append(g.Notes, fmt.Sprintf("compose publishes %s on the host: keep that only if something outside this host connects to it", strings.Join(pub, ", ")))
+			g.Notes = append(g.Notes, fmt.Sprintf("compose publishes %s on the host: keep it only if something outside the app connects to it (the app's services reach it by name)", strings.Join(pub, ", ")))
 		}
 		return g
 	}
@@ -111,7 +111,7 @@ func Classify(name string, s types.ServiceConfig) Guess {
 		other = append(other, p.text)
 	}
 	if len(other) > 0 {
-		g.Notes = append(g.Notes, fmt.Sprintf("it declares %s, not a usual HTTP port: if it serves HTTP, give it a route: with that port", strings.Join(other, ", ")))
+		g.Notes = append(g.Notes, fmt.Sprintf("it declares %s, none of them a usual HTTP port: if it serves HTTP, give it a route: with that port", strings.Join(other, ", ")))
 	}
 	return g
 }

@@ -103,8 +103,12 @@ func renderService(d *draft, g Guess, host string) {
 	default:
 		d.reviewed(fmt.Sprintf("  %s: {}", key), path, "a worker: "+strings.Join(g.Why, ", "), false)
 	}
+	indent := "    "
+	if g.Kind == Worker {
+		indent = "  " // a flow mapping has no body to indent under
+	}
 	for _, n := range g.Notes {
-		d.reviewLine("    ", path, n)
+		d.reviewLine(indent, path, n)
 	}
 }
 

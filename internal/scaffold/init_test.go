@@ -1,0 +1,251 @@
+package scaffold
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/berthhq/berth/internal/config"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/init/*/berth.yaml.golden from the current output")
+
+// project copies testdata/init/<name> into a directory of the same name
+// under a temporary one, so the app name (from the directory) is the
+// case's name, and returns the berth.yaml path to write there.
+func project(t *testing.T, name string) string {
+	t.Helper()
+	src := filepath.Join("testdata", "init", name)
+	dst := filepath.Join(t.TempDir(), name)
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Remove(filepath.Join(dst, "berth.yaml.golden"))
+	return filepath.Join(dst, "berth.yaml")
+}
+
+func runInit(t *testing.T, file string, force bool) (*Result, error) {
+	t.Helper()
+	return Init(context.Background(), Options{File: file, Force: force, Load: config.LoadOptions{Env: testEnv()}})
+}
+
+func cases(t *testing.T) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join("testdata", "init"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+// TestInitGolden pins the berth.yaml init writes for each shape.
+func TestInitGolden(t *testing.T) {
+	for _, name := range cases(t) {
+		t.Run(name, func(t *testing.T) {
+			res, err := runInit(t, project(t, name), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", "init", name, "berth.yaml.golden")
+			if *update {
+				if err := os.WriteFile(golden, []byte(res.Content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if res.Content != string(want) {
+				t.Errorf("berth.yaml differs from %s (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", golden, res.Content, want)
+			}
+			written, err := os.ReadFile(res.File)
+			if err != nil || string(written) != res.Content {
+				t.Errorf("the file on disk is not what Init reports writing (%v)", err)
+			}
+		})
+	}
+}
+
+// TestInitLoads checks that what init writes is a berth.yaml berth
+// accepts, or that every error config.Load reports is about a key init
+// told the user to review for that service. Shapes with build: are left
+// out: whether berth builds is not init's to decide.
+func TestInitLoads(t *testing.T) {
+	for _, name := range []string{"single", "profiles", "proxy-published", "stack-no-build"} {
+		t.Run(name, func(t *testing.T) {
+			var file string
+			if name == "stack-no-build" {
+				file = project(t, "stack")
+				dropBuild(t, filepath.Join(filepath.Dir(file), "compose.yaml"))
+			} else {
+				file = project(t, name)
+			}
+			res, err := runInit(t, file, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := config.Load(context.Background(), file, config.LoadOptions{Env: testEnv()})
+			if err != nil {
+				if res.Valid {
+					t.Fatalf("Init says valid, Load says: %v", err)
+				}
+				for _, e := range configErrors(err) {
+					if !reviewed(res, e) {
+						t.Errorf("an error init did not point at: %v\nreviews: %+v", e, res.Reviews)
+					}
+				}
+				return
+			}
+			if !res.Valid {
+				t.Errorf("Load accepts the file, Init says invalid: %v", res.Errors)
+			}
+			for _, g := range res.Guesses {
+				svc := cfg.Service(g.Service)
+				if len(g.Profiles) > 0 {
+					if svc != nil {
+						t.Errorf("service %s of an inactive profile was loaded", g.Service)
+					}
+					continue
+				}
+				if svc == nil || svc.Kind() != string(g.Kind) {
+					t.Errorf("service %s: loaded as %v; init guessed %s", g.Service, svc, g.Kind)
+					continue
+				}
+				if g.Kind == Web && (svc.Route.Port != g.Port || svc.Route.Health != g.Health || !strings.HasSuffix(svc.Route.Host, ".example.com")) {
+					t.Errorf("service %s: route %+v; init guessed port %d health %s", g.Service, svc.Route, g.Port, g.Health)
+				}
+			}
+		})
+	}
+}
+
+// reviewed reports whether a review comment of the error's service names
+// the compose key the error is about (services.web.ports -> "ports:").
+func reviewed(res *Result, e *config.Error) bool {
+	parts := strings.SplitN(e.Path, ".", 3)
+	if len(parts) < 3 || parts[0] != "services" {
+		return false
+	}
+	key, _, _ := strings.Cut(parts[2], ".")
+	return slices.ContainsFunc(res.Reviews, func(r Review) bool {
+		return strings.HasPrefix(r.Path, "services."+parts[1]) && strings.Contains(r.Msg, key+":")
+	})
+}
+
+func dropBuild(t *testing.T, compose string) {
+	t.Helper()
+	b, err := os.ReadFile(compose)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if !strings.Contains(l, "build:") {
+			kept = append(kept, l)
+		}
+	}
+	if err := os.WriteFile(compose, []byte(strings.Join(kept, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestInitNeverOverwrites(t *testing.T) {
+	file := project(t, "single")
+	if _, err := runInit(t, file, false); err != nil {
+		t.Fatal(err)
+	}
+	const mine = "app: mine\n"
+	if err := os.WriteFile(file, []byte(mine), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := runInit(t, file, false)
+	if !config.IsConfigError(err) || !strings.Contains(err.Error(), file) || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("second init: %v; want a config error naming %s and --force", err, file)
+	}
+	if b, _ := os.ReadFile(file); string(b) != mine {
+		t.Errorf("the existing berth.yaml was changed to:\n%s", b)
+	}
+	// The late check: the file appears after the early one.
+	err = writeFile(file, []byte("app: other\n"), false)
+	if !config.IsConfigError(err) {
+		t.Errorf("writeFile over an existing file: %v; want the refusal", err)
+	}
+	if b, _ := os.ReadFile(file); string(b) != mine {
+		t.Errorf("writeFile replaced the existing berth.yaml with:\n%s", b)
+	}
+	res, err := runInit(t, file, true)
+	if err != nil {
+		t.Fatalf("--force: %v", err)
+	}
+	if b, _ := os.ReadFile(file); string(b) != res.Content || !strings.Contains(res.Content, "app: single") {
+		t.Errorf("--force did not replace the file:\n%s", b)
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(file), ".berth.yaml.tmp-*"))
+	if len(leftovers) > 0 {
+		t.Errorf("temporary files left behind: %v", leftovers)
+	}
+}
+
+func TestInitWithoutCompose(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "berth.yaml")
+	_, err := runInit(t, file, false)
+	if !config.IsConfigError(err) {
+		t.Fatalf("got %v; want a config error", err)
+	}
+	for _, name := range config.ComposeNames() {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("%q does not say it looked for %s", err, name)
+		}
+	}
+	if _, serr := os.Stat(file); !errors.Is(serr, os.ErrNotExist) {
+		t.Errorf("berth.yaml was written without a compose project (%v)", serr)
+	}
+}
+
+// TestFirstLook orders what to look at: what stops a deploy, worst first,
+// then the placeholders, then the other guesses.
+func TestFirstLook(t *testing.T) {
+	res, err := runInit(t, project(t, "proxy-published"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := res.FirstLook()
+	var kinds []string
+	for _, it := range items {
+		if len(kinds) == 0 || kinds[len(kinds)-1] != it.Kind {
+			kinds = append(kinds, it.Kind)
+		}
+	}
+	if !slices.IsSorted(kindRank(kinds)) {
+		t.Errorf("kinds in order %v; want errors, then blocks, then reviews", kinds)
+	}
+	var firstReview *Item
+	for i := range items {
+		if items[i].Kind == "review" {
+			firstReview = &items[i]
+			break
+		}
+	}
+	if firstReview == nil || !strings.Contains(firstReview.Text, "route.host: placeholder") || !strings.Contains(firstReview.Text, "berth.yaml:") {
+		t.Errorf("first review %+v; want a route host placeholder with its line", firstReview)
+	}
+}
+
+func kindRank(kinds []string) []int {
+	var out []int
+	for _, k := range kinds {
+		out = append(out, slices.Index([]string{"error", "block", "review"}, k))
+	}
+	return out
+}
