@@ -86,7 +86,7 @@ func Classify(name string, s types.ServiceConfig) Guess {
 		}
 		for _, p := range ports {
 			if p.target == g.Port && p.published != "" {
-				g.Notes = append(g.Notes, fmt.Sprintf("compose %s: berth-proxy serves this route on proxy.http (port 80 unless set), so remove that ports: entry from compose", p.text))
+				g.Notes = append(g.Notes, fmt.Sprintf("compose publishes %s (ports:): berth-proxy serves this route on proxy.http (port 80 unless set), so remove that entry from compose", strings.TrimPrefix(p.text, "ports: ")))
 			}
 		}
 		if reverseProxies[img] {

@@ -49,7 +49,7 @@ func TestClassify(t *testing.T) {
 			service: "image: nginx:1.27\n    ports: [\"80:80\"]",
 			kind:    Web, port: 80, health: "/",
 			why:   []string{"ports: 80:80", "image nginx"},
-			notes: []string{"compose ports: 80:80: berth-proxy serves this route", "remove that ports: entry"},
+			notes: []string{"compose publishes 80:80 (ports:): berth-proxy serves this route", "remove that entry"},
 		},
 		{
 			name: "Go app with expose 8080 and a curl healthcheck",

@@ -249,3 +249,20 @@ func kindRank(kinds []string) []int {
 	}
 	return out
 }
+
+// TestFirstLookBlocksBySeverity: the findings that refuse a deploy come
+// before the guesses, critical before high, whatever the file order.
+func TestFirstLookBlocksBySeverity(t *testing.T) {
+	res, err := runInit(t, project(t, "host-access"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Valid || res.Blocking != 2 {
+		t.Fatalf("valid %v, %d blocking (errors %v); want valid and 2 (host-ipc, docker-socket)", res.Valid, res.Blocking, res.Errors)
+	}
+	items := res.FirstLook()
+	if len(items) < 3 || items[0].Kind != "block" || items[0].Severity != "critical" || items[0].Service != "agent" ||
+		items[1].Kind != "block" || items[1].Severity != "high" || items[1].Service != "monitor" || items[2].Kind != "review" {
+		t.Errorf("first items %+v; want agent's critical block, monitor's high block, then reviews", items[:min(3, len(items))])
+	}
+}
