@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"go.yaml.in/yaml/v4"
 )
 
 // ComposeProject is a compose project read on its own, without a
@@ -23,6 +24,10 @@ type ComposeProject struct {
 	Project *types.Project
 	// Sources are where each service (enabled or not) is defined in File.
 	Sources map[string]Position
+	// Name is the top-level name: of File as written, "" when it is
+	// absent or interpolated: docker compose names the project after it
+	// before the directory.
+	Name string
 }
 
 // ComposeNames are the file names looked for, in order, when berth.yaml
@@ -75,6 +80,14 @@ func LoadComposeProject(ctx context.Context, dir, name string, opts LoadOptions)
 		p = lenient
 	}
 	cp := &ComposeProject{File: display, Abs: doc.abs, Project: p, Sources: map[string]Position{}}
+	if root := resolve(doc.root); root != nil && root.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			k, v := resolve(root.Content[i]), resolve(root.Content[i+1])
+			if k.Value == "name" && v.Kind == yaml.ScalarNode && !strings.Contains(v.Value, "$") {
+				cp.Name = v.Value
+			}
+		}
+	}
 	add := func(svc string) {
 		pos := Position{File: doc.abs}
 		if n := lookup(doc.root, "services", svc); n != nil {

@@ -3,6 +3,7 @@ package scaffold
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -51,14 +52,19 @@ func Init(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	from := filepath.Base(abs)
-	app := AppName(from)
+	app := AppName(filepath.Base(abs))
 	cp, err := config.LoadComposeProject(ctx, dir, app, opts.Load)
 	if err != nil {
 		return nil, err
 	}
+	compose := filepath.Base(cp.File)
+	from := fmt.Sprintf("the directory name %q", filepath.Base(abs))
+	if cp.Name != "" {
+		app = AppName(cp.Name)
+		from = fmt.Sprintf("the compose project name %q (name: in %s)", cp.Name, compose)
+	}
 	guesses := classifyProject(cp)
-	content, reviews := render(draftInput{App: app, AppFrom: from, Compose: filepath.Base(cp.File), Guesses: guesses})
+	content, reviews := render(draftInput{App: app, AppFrom: from, Compose: compose, Guesses: guesses})
 	if err := writeFile(opts.File, content, opts.Force); err != nil {
 		return nil, err
 	}
@@ -101,10 +107,16 @@ func classifyProject(cp *config.ComposeProject) []Guess {
 		}
 		out = append(out, g)
 	}
+	// Services from include: or extends: have no line in the file: last.
+	line := func(svc string) int {
+		if l := cp.Sources[svc].Line; l > 0 {
+			return l
+		}
+		return int(^uint(0) >> 1)
+	}
 	sort.Slice(out, func(i, j int) bool {
-		a, b := cp.Sources[out[i].Service], cp.Sources[out[j].Service]
-		if a.Line != b.Line {
-			return a.Line < b.Line
+		if a, b := line(out[i].Service), line(out[j].Service); a != b {
+			return a < b
 		}
 		return out[i].Service < out[j].Service
 	})

@@ -48,7 +48,7 @@ func (d *draft) bytes() []byte {
 
 // draftInput is everything render needs; it touches no file.
 type draftInput struct {
-	App, AppFrom string // the app name, and the directory name it came from
+	App, AppFrom string // the app name, and what it was made from
 	Compose      string // the compose file's name, for the header
 	Guesses      []Guess
 }
@@ -64,7 +64,7 @@ func render(in draftInput) ([]byte, []Review) {
 	d.line("# Lines marked \"# review:\" are guesses: check each one, then run")
 	d.line("# `berth validate` and `berth policy check`. See docs/init.md.")
 	d.line("")
-	appWhy := fmt.Sprintf("from the directory name %q; it prefixes every container, network and volume berth creates, so settle it before the first deploy", in.AppFrom)
+	appWhy := fmt.Sprintf("from %s; it prefixes every container, network and volume berth creates, so settle it before the first deploy", in.AppFrom)
 	d.reviewed("app: "+in.App, "app", appWhy, false)
 	d.line("")
 	d.line("# No hosts: berth deploys to the local engine (DOCKER_HOST, or the local")
