@@ -97,7 +97,7 @@ func printInit(g *Globals, res *scaffold.Result) {
 	}
 	fmt.Fprintln(g.Stdout)
 	for _, w := range res.Warnings {
-		fmt.Fprintf(g.Stdout, "warning: %s\n", w.Error())
+		fmt.Fprintf(g.Stdout, "warning: %s\n", w.Text)
 	}
 	switch {
 	case !res.Valid:

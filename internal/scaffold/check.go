@@ -16,11 +16,30 @@ import (
 type Check struct {
 	Valid bool `json:"valid"`
 	// Errors are validate's errors; with any, policy was not checked.
-	Errors   []*config.Error `json:"errors,omitempty"`
-	Warnings []*config.Error `json:"warnings,omitempty"`
+	Errors   []Problem `json:"errors,omitempty"`
+	Warnings []Problem `json:"warnings,omitempty"`
 	// Findings are policy check's, every service, in its order.
 	Findings []deploy.ServiceFindings `json:"findings,omitempty"`
 	Blocking int                      `json:"blocking"` // findings that would refuse a deploy
+}
+
+// Problem is a config.Error as --format json shows it.
+type Problem struct {
+	File    string `json:"file,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Column  int    `json:"column,omitempty"`
+	Path    string `json:"path,omitempty"`
+	Message string `json:"message"`
+	Fix     string `json:"fix,omitempty"`
+	Text    string `json:"text"` // the whole error as the text output prints it
+}
+
+func problems(errs []*config.Error) []Problem {
+	var out []Problem
+	for _, e := range errs {
+		out = append(out, Problem{File: e.File, Line: e.Line, Column: e.Column, Path: e.Path, Message: e.Msg, Fix: e.Fix, Text: e.Error()})
+	}
+	return out
 }
 
 func check(ctx context.Context, path string, opts config.LoadOptions) (Check, error) {
@@ -30,16 +49,15 @@ func check(ctx context.Context, path string, opts config.LoadOptions) (Check, er
 		if !config.IsConfigError(err) {
 			return c, err
 		}
-		c.Errors = configErrors(err)
+		c.Errors = problems(configErrors(err))
 		return c, nil
 	}
-	c.Warnings = cfg.Warnings
+	c.Warnings = problems(cfg.Warnings)
 	pol, err := deploy.PolicyFromConfig(cfg)
 	if err != nil {
-		if !config.IsConfigError(err) {
-			return c, err
-		}
-		c.Errors = configErrors(err)
+		// As for validate: a policy berth cannot build makes the file
+		// invalid, whatever the kind of error.
+		c.Errors = []Problem{{File: path, Path: "policy", Message: err.Error(), Text: path + ": policy: " + err.Error()}}
 		return c, nil
 	}
 	c.Valid = true
@@ -83,7 +101,7 @@ type Item struct {
 func (r *Result) FirstLook() []Item {
 	var out []Item
 	for _, e := range r.Errors {
-		out = append(out, Item{Kind: "error", Text: e.Error()})
+		out = append(out, Item{Kind: "error", Text: e.Text})
 	}
 	type block struct {
 		service string
