@@ -232,8 +232,9 @@ type healthcheck struct {
 
 var httpURL = regexp.MustCompile(`http://[^\s'"|;&()<>\\]+`)
 
-// healthURL finds `curl ... http://localhost:8080/healthz` (or wget) in
-// the service's healthcheck. Only plain-HTTP URLs on the container itself
+// healthURL finds `curl ... http://localhost:8080/healthz` in the
+// service's healthcheck: curl, wget, or the app's own checker (`/app
+// healthcheck http://127.0.0.1:8080/up`), since the URL is what says HTTP. Only plain-HTTP URLs on the container itself
 // count: berth-proxy speaks HTTP to the app, and a check of another
 // service says nothing about this one's port.
 func healthURL(service string, s types.ServiceConfig) (healthcheck, bool) {
@@ -242,9 +243,6 @@ func healthURL(service string, s types.ServiceConfig) (healthcheck, bool) {
 		return healthcheck{}, false
 	}
 	cmd := strings.Join(hc.Test[1:], " ")
-	if !strings.Contains(cmd, "curl") && !strings.Contains(cmd, "wget") {
-		return healthcheck{}, false
-	}
 	raw := httpURL.FindString(cmd)
 	if raw == "" || strings.Contains(raw, "$") {
 		return healthcheck{}, false

@@ -111,6 +111,16 @@ func TestClassify(t *testing.T) {
 			why: []string{"expose: 8080"},
 		},
 		{
+			name:    "the app's own health checker with a URL",
+			service: "image: shop:1.0.0\n    healthcheck:\n      test: [\"CMD\", \"/shop\", \"healthcheck\", \"http://127.0.0.1:8080/up\"]",
+			kind:    Web, port: 8080, health: "/up",
+		},
+		{
+			name:    "a TCP healthcheck says nothing about HTTP",
+			service: "image: shop:1.0.0\n    healthcheck:\n      test: [\"CMD\", \"/shop\", \"healthcheck\", \"127.0.0.1:7000\"]",
+			kind:    Worker,
+		},
+		{
 			name:    "a healthcheck of another service says nothing",
 			service: "image: ghcr.io/acme/app:1\n    healthcheck:\n      test: [\"CMD\", \"curl\", \"-f\", \"http://api:8080/\"]",
 			kind:    Worker,

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.yaml.in/yaml/v4"
+
 	"github.com/berthhq/berth/internal/config"
 )
 
@@ -264,5 +266,63 @@ func TestFirstLookBlocksBySeverity(t *testing.T) {
 	if len(items) < 3 || items[0].Kind != "block" || items[0].Severity != "critical" || items[0].Service != "agent" ||
 		items[1].Kind != "block" || items[1].Severity != "high" || items[1].Service != "monitor" || items[2].Kind != "review" {
 		t.Errorf("first items %+v; want agent's critical block, monitor's high block, then reviews", items[:min(3, len(items))])
+	}
+}
+
+// TestInitAgreesWithExampleShop: on the project-shaped example, init
+// guesses what its authors wrote by hand (route port and health path,
+// accessory, workers), everything but the route's host name.
+func TestInitAgreesWithExampleShop(t *testing.T) {
+	src := filepath.Join("..", "..", "examples", "shop")
+	dir := filepath.Join(t.TempDir(), "shop")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	compose, err := os.ReadFile(filepath.Join(src, "compose.yaml"))
+	if err != nil {
+		t.Skipf("examples/shop is not there: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), compose, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var hand struct {
+		Services map[string]struct {
+			Route *struct {
+				Port   int
+				Health string
+			}
+			Accessory bool
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(src, "berth.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, &hand); err != nil {
+		t.Fatal(err)
+	}
+	res, err := runInit(t, filepath.Join(dir, "berth.yaml"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range res.Guesses {
+		h := hand.Services[g.Service]
+		want := Worker
+		switch {
+		case h.Accessory:
+			want = Accessory
+		case h.Route != nil:
+			want = Web
+		}
+		if g.Kind != want {
+			t.Errorf("%s: guessed %s; examples/shop/berth.yaml makes it %s", g.Service, g.Kind, want)
+			continue
+		}
+		if want == Web && (g.Port != h.Route.Port || g.Health != h.Route.Health) {
+			t.Errorf("%s: guessed port %d health %s; examples/shop has %d %s", g.Service, g.Port, g.Health, h.Route.Port, h.Route.Health)
+		}
+	}
+	if len(res.Guesses) != 4 {
+		t.Errorf("%d services guessed; examples/shop has 4", len(res.Guesses))
 	}
 }
