@@ -82,7 +82,7 @@ func Classify(name string, s types.ServiceConfig) Guess {
 		g.Port, g.Why = routePort(ports, webPorts, hc, hcOK, img, imgPort, webImage)
 		g.Health, g.HealthWhy = "/", "no HTTP healthcheck in compose: berth-proxy checks / and wants a 2xx answer; point it at a cheap endpoint that says the app is ready"
 		if hcOK {
-			g.Health, g.HealthWhy = hc.path, "from the compose healthcheck ("+hc.command+")"
+			g.Health, g.HealthWhy = hc.path, "from the compose healthcheck of "+hc.url
 		}
 		for _, p := range ports {
 			if p.target == g.Port && p.published != "" {
@@ -150,7 +150,7 @@ func routePort(ports, webPorts []port, hc healthcheck, hcOK bool, img string, im
 		}
 	}
 	if hcOK {
-		why = append(why, "HTTP healthcheck ("+hc.command+")")
+		why = append(why, "HTTP healthcheck of "+hc.url)
 	}
 	if webImage {
 		why = append(why, fmt.Sprintf("image %s (serves HTTP on port %d)", img, imgPort))
@@ -225,9 +225,9 @@ func namedVolumes(s types.ServiceConfig) []string {
 
 // healthcheck is an HTTP check found in a compose healthcheck test.
 type healthcheck struct {
-	port    int    // 0 when the URL names none
-	path    string // with the query, as the check requests it
-	command string // the test, shortened, for the review comment
+	port int    // 0 when the URL names none
+	path string // with the query, as the check requests it
+	url  string // scheme, host, port and path: what the comment shows
 }
 
 var httpURL = regexp.MustCompile(`http://[^\s'"|;&()<>\\]+`)
@@ -256,23 +256,16 @@ func healthURL(service string, s types.ServiceConfig) (healthcheck, bool) {
 	default:
 		return healthcheck{}, false
 	}
-	out := healthcheck{path: u.EscapedPath(), command: shorten(cmd, 80)}
+	// Only the URL's scheme, host, port and path are kept: the command,
+	// user info and query are interpolated and may hold a credential,
+	// which must not be copied into berth.yaml or printed.
+	out := healthcheck{path: u.EscapedPath()}
 	if out.path == "" {
 		out.path = "/"
 	}
-	if u.RawQuery != "" {
-		out.path += "?" + u.RawQuery
-	}
+	out.url = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}).String()
 	if p := u.Port(); p != "" {
 		out.port, _ = strconv.Atoi(p)
 	}
 	return out, true
-}
-
-func shorten(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-3] + "..."
 }

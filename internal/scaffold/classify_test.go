@@ -13,7 +13,12 @@ import (
 
 // testEnv is the whole environment compose interpolates with in tests, so
 // nothing of the machine running them leaks in.
-func testEnv() map[string]string { return map[string]string{"HOME": "/home/test"} }
+func testEnv() map[string]string {
+	return map[string]string{"HOME": "/home/test", "TOKEN": testSecret, "ADMIN_PASS": testSecret}
+}
+
+// testSecret is a value no output may contain.
+const testSecret = "s3cr3t-Value-42"
 
 // loadCompose writes compose (and any extra files) into a directory named
 // dir under a temporary one and loads it as init does.
@@ -58,7 +63,7 @@ func TestClassify(t *testing.T) {
     healthcheck:
       test: ["CMD", "curl", "-f", "http://localhost:8080/healthz"]`,
 			kind: Web, port: 8080, health: "/healthz",
-			why: []string{"expose: 8080", "HTTP healthcheck (curl -f http://localhost:8080/healthz)"},
+			why: []string{"expose: 8080", "HTTP healthcheck of http://localhost:8080/healthz"},
 		},
 		{
 			name: "postgres with a named volume and 5432:5432",
@@ -102,7 +107,13 @@ func TestClassify(t *testing.T) {
 		{
 			name:    "healthcheck as a shell string without a port",
 			service: "image: ghcr.io/acme/site:3\n    healthcheck:\n      test: wget -q --spider http://localhost/health?full=1 || exit 1",
-			kind:    Web, port: 80, health: "/health?full=1",
+			kind:    Web, port: 80, health: "/health",
+		},
+		{
+			name:    "credentials in a healthcheck are not copied",
+			service: "image: ghcr.io/acme/app:1\n    healthcheck:\n      test: [\"CMD-SHELL\", \"curl -fsS -H 'Authorization: Bearer ${TOKEN}' http://admin:${ADMIN_PASS}@localhost:8080/health?key=${TOKEN}\"]",
+			kind:    Web, port: 8080, health: "/health",
+			why: []string{"HTTP healthcheck of http://localhost:8080/health"},
 		},
 		{
 			name:    "the healthcheck's port wins over the first HTTP port",
@@ -189,6 +200,11 @@ func TestClassify(t *testing.T) {
 			g := Classify("svc", cp.Project.Services["svc"])
 			if g.Kind != tt.kind || g.Port != tt.port || (tt.health != "" && g.Health != tt.health) {
 				t.Errorf("got kind %s port %d health %q; want %s %d %q\nwhy: %q\nnotes: %q", g.Kind, g.Port, g.Health, tt.kind, tt.port, tt.health, g.Why, g.Notes)
+			}
+			for _, s := range append(append(g.Why, g.Notes...), g.HealthWhy, g.Health) {
+				if strings.Contains(s, testSecret) {
+					t.Errorf("a secret from the environment is in %q", s)
+				}
 			}
 			for _, w := range tt.why {
 				if !slices.ContainsFunc(g.Why, func(s string) bool { return strings.Contains(s, w) }) {

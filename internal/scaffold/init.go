@@ -57,6 +57,10 @@ func Init(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if sameFile(opts.File, cp.Abs) {
+		return nil, &config.Error{File: opts.File, Msg: "is the compose file; berth init writes berth.yaml beside it, never over it",
+			Fix: "name another file with -f, such as berth.yaml"}
+	}
 	compose := filepath.Base(cp.File)
 	from := fmt.Sprintf("the directory name %q", filepath.Base(abs))
 	if cp.Name != "" {
@@ -85,6 +89,16 @@ func refuseExisting(path string) error {
 		return &config.Error{File: path, Msg: "cannot check whether the file exists: " + err.Error()}
 	}
 	return nil
+}
+
+// sameFile reports whether a and b are one existing file, however named.
+func sameFile(a, b string) bool {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	sb, err := os.Stat(b)
+	return err == nil && os.SameFile(sa, sb)
 }
 
 func existsError(path string) error {

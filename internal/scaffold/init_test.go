@@ -199,6 +199,21 @@ func TestInitNeverOverwrites(t *testing.T) {
 	}
 }
 
+// TestInitNeverReplacesTheComposeFile: -f naming the compose file is
+// refused even with --force.
+func TestInitNeverReplacesTheComposeFile(t *testing.T) {
+	file := project(t, "single")
+	compose := filepath.Join(filepath.Dir(file), "compose.yaml")
+	before, _ := os.ReadFile(compose)
+	_, err := runInit(t, compose, true)
+	if !config.IsConfigError(err) || !strings.Contains(err.Error(), "compose file") {
+		t.Fatalf("init -f compose.yaml --force: %v; want a config error", err)
+	}
+	if after, _ := os.ReadFile(compose); string(after) != string(before) {
+		t.Errorf("the compose file was changed")
+	}
+}
+
 func TestInitWithoutCompose(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "berth.yaml")
 	_, err := runInit(t, file, false)
