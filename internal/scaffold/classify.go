@@ -83,6 +83,12 @@ func Classify(name string, s types.ServiceConfig) Guess {
 		g.Health, g.HealthWhy = "/", "no HTTP healthcheck in compose: berth-proxy checks / and wants a 2xx answer; point it at a cheap endpoint that says the app is ready"
 		if hcOK {
 			g.Health, g.HealthWhy = hc.path, "from the compose healthcheck of "+hc.url
+			if hc.port != 0 && hc.port != g.Port {
+				g.Notes = append(g.Notes, fmt.Sprintf("the healthcheck uses port %d, the route port %d: berth-proxy checks %s on %d, so make sure it answers there", hc.port, g.Port, hc.path, g.Port))
+			}
+		}
+		if !httpPorts[g.Port] && webImage && g.Port != imgPort {
+			g.Notes = append(g.Notes, fmt.Sprintf("port %d is the first port compose declares; %s usually serves HTTP on %d", g.Port, img, imgPort))
 		}
 		for _, p := range ports {
 			if p.target == g.Port && p.published != "" {
@@ -158,9 +164,11 @@ func routePort(ports, webPorts []port, hc healthcheck, hcOK bool, img string, im
 	return chosen, why
 }
 
+// firstTCP is the first TCP port that is not the usual TLS port: berth-proxy
+// speaks plain HTTP to the app.
 func firstTCP(ports []port, def int) int {
 	for _, p := range ports {
-		if !p.udp {
+		if !p.udp && p.target != 443 && p.target != 8443 {
 			return p.target
 		}
 	}

@@ -158,6 +158,23 @@ func TestClassify(t *testing.T) {
 			kind:    Web, port: 8080,
 		},
 		{
+			name:    "nginx publishing only TLS keeps its HTTP port",
+			service: "image: nginx:1.27\n    ports: [\"443:443\"]",
+			kind:    Web, port: 80,
+		},
+		{
+			name:    "nginx on a custom port",
+			service: "image: nginx:1.27\n    ports: [\"8443:443\", \"9001:9001\"]",
+			kind:    Web, port: 9001,
+			notes: []string{"port 9001 is the first port compose declares; nginx usually serves HTTP on 80"},
+		},
+		{
+			name:    "a healthcheck on an undeclared port is named when the route uses another",
+			service: "image: ghcr.io/acme/app:1\n    ports: [\"3000:3000\"]\n    healthcheck:\n      test: [\"CMD\", \"curl\", \"-f\", \"http://localhost:9999/health\"]",
+			kind:    Web, port: 3000, health: "/health",
+			notes: []string{"the healthcheck uses port 9999, the route port 3000"},
+		},
+		{
 			name:    "mongo-express is a web UI, not a database",
 			service: "image: mongo-express:1",
 			kind:    Web, port: 8081,

@@ -3,6 +3,7 @@ package scaffold
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -72,6 +73,13 @@ func render(in draftInput) ([]byte, []Review) {
 	d.line("# hosts:")
 	d.line("#   web-1: tcp://10.0.0.11:2376")
 	d.line("")
+	if slices.ContainsFunc(in.Guesses, func(g Guess) bool { return g.Kind == Web && len(g.Profiles) == 0 }) {
+		d.line("# berth-proxy takes port 80 on each host (the default) and routes by host")
+		d.line("# name to the routes below; to listen elsewhere:")
+		d.line("# proxy:")
+		d.line("#   http: 0.0.0.0:80")
+		d.line("")
+	}
 	d.line("services:")
 	hosts := routeHosts(in.Guesses)
 	for _, g := range in.Guesses {
