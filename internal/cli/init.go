@@ -103,7 +103,7 @@ func printInit(g *Globals, res *scaffold.Result) {
 	case !res.Valid:
 		fmt.Fprintln(g.Stdout, "Policy is checked once the file is valid.")
 	case res.Warned() > 0:
-		fmt.Fprintf(g.Stdout, "Policy also warns %d times without blocking: `berth policy check` lists them.\n", res.Warned())
+		fmt.Fprintf(g.Stdout, "Policy also has %d warnings that do not block a deploy: `berth policy check` lists them.\n", res.Warned())
 	}
 	flag := ""
 	if res.File != defaultConfigFile {
