@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -66,7 +67,7 @@ func printInit(g *Globals, res *scaffold.Result) {
 			counts[s.Kind]++
 		}
 	}
-	fmt.Fprintf(g.Stdout, "wrote %s for app %s from %s: %s, %s, %s\n", res.File, res.App, res.Compose,
+	fmt.Fprintf(g.Stdout, "wrote %s for app %s from %s: %s, %s, %s\n", res.File, res.App, strings.Join(res.ComposeFiles, " + "),
 		plural(counts[scaffold.Web], "routed service"), plural(counts[scaffold.Accessory], "accessory"), plural(counts[scaffold.Worker], "worker"))
 	items := res.FirstLook()
 	sections := []struct{ kind, title string }{

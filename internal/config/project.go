@@ -15,10 +15,12 @@ import (
 // reads the compose file of a berth.yaml in the same directory, so the
 // services init classifies are the services a deploy would see.
 type ComposeProject struct {
-	// File is the compose file as found (dir joined with its name, so a
-	// relative dir keeps messages relative); Abs is its absolute path.
-	File string
-	Abs  string
+	// File is the main compose file as found (dir joined with its name, so
+	// a relative dir keeps messages relative); Abs is its absolute path;
+	// Files are the display paths of every file read, main file first.
+	File  string
+	Abs   string
+	Files []string
 	// Project is the loaded project. Services left out by the active
 	// profiles are in Project.DisabledServices.
 	Project *types.Project
@@ -79,7 +81,7 @@ func LoadComposeProject(ctx context.Context, dir, name string, opts LoadOptions)
 		}
 		p = lenient
 	}
-	cp := &ComposeProject{File: display, Abs: doc.abs, Project: p, Sources: map[string]Position{}}
+	cp := &ComposeProject{File: display, Abs: doc.abs, Files: []string{display}, Project: p, Sources: map[string]Position{}}
 	if root := resolve(doc.root); root != nil && root.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(root.Content); i += 2 {
 			k, v := resolve(root.Content[i]), resolve(root.Content[i+1])

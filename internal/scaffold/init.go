@@ -27,12 +27,14 @@ type Options struct {
 
 // Result is what Init wrote and what the checks said about it.
 type Result struct {
-	File    string   `json:"file"`    // as given in Options.File
-	Compose string   `json:"compose"` // the compose file read
-	App     string   `json:"app"`
-	Content string   `json:"content"` // the berth.yaml written
-	Guesses []Guess  `json:"services"`
-	Reviews []Review `json:"review"`
+	File    string `json:"file"`    // as given in Options.File
+	Compose string `json:"compose"` // the main compose file
+	// ComposeFiles are every compose file read, main file first.
+	ComposeFiles []string `json:"compose_files"`
+	App          string   `json:"app"`
+	Content      string   `json:"content"` // the berth.yaml written
+	Guesses      []Guess  `json:"services"`
+	Reviews      []Review `json:"review"`
 	Check
 }
 
@@ -62,17 +64,21 @@ func Init(ctx context.Context, opts Options) (*Result, error) {
 			Fix: "name another file with -f, such as berth.yaml"}
 	}
 	compose := filepath.Base(cp.File)
+	var bases []string
+	for _, f := range cp.Files {
+		bases = append(bases, filepath.Base(f))
+	}
 	from := fmt.Sprintf("the directory name %q", filepath.Base(abs))
 	if cp.Name != "" {
 		app = AppName(cp.Name)
 		from = fmt.Sprintf("the compose project name %q (name: in %s)", cp.Name, compose)
 	}
 	guesses := classifyProject(cp)
-	content, reviews := render(draftInput{App: app, AppFrom: from, Compose: compose, Guesses: guesses})
+	content, reviews := render(draftInput{App: app, AppFrom: from, Compose: strings.Join(bases, " + "), Guesses: guesses})
 	if err := writeFile(opts.File, content, opts.Force); err != nil {
 		return nil, err
 	}
-	res := &Result{File: opts.File, Compose: cp.File, App: app, Content: string(content), Guesses: guesses, Reviews: reviews}
+	res := &Result{File: opts.File, Compose: cp.File, ComposeFiles: cp.Files, App: app, Content: string(content), Guesses: guesses, Reviews: reviews}
 	res.Check, err = check(ctx, opts.File, opts.Load)
 	if err != nil {
 		return nil, err
