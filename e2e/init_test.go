@@ -152,3 +152,38 @@ func TestInitDirectory(t *testing.T) {
 		t.Error("berth.yaml was written in the working directory instead of the project's")
 	}
 }
+
+// TestInitShowsNoSecret: a credential interpolated from .env into a
+// healthcheck and an environment variable appears nowhere in what init
+// writes or prints, in text or JSON.
+func TestInitShowsNoSecret(t *testing.T) {
+	berth := testenv.Berth(t)
+	dir := t.TempDir()
+	const secret = "hunter2-Very-Secret-77"
+	write(t, filepath.Join(dir, ".env"), "TOKEN="+secret+"\n")
+	write(t, filepath.Join(dir, "compose.yaml"), `services:
+  api:
+    image: ghcr.io/acme/api:1.0.0
+    environment:
+      API_TOKEN: ${TOKEN}
+      DATABASE_URL: postgres://shop:${TOKEN}@db/shop
+    healthcheck:
+      test: ["CMD-SHELL", "curl -fsS -H 'X-Token: ${TOKEN}' http://ops:${TOKEN}@localhost:8080/health?token=${TOKEN}"]
+`)
+	for _, args := range [][]string{{"init"}, {"init", "--force", "--format", "json"}} {
+		cmd := exec.Command(berth, args...)
+		cmd.Dir = dir
+		cmd.Env = []string{"HOME=" + t.TempDir()}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("berth %v: %v\n%s", args, err, out)
+		}
+		if strings.Contains(string(out), secret) {
+			t.Errorf("berth %v printed the secret:\n%s", args, out)
+		}
+		b, _ := os.ReadFile(filepath.Join(dir, "berth.yaml"))
+		if strings.Contains(string(b), secret) || !strings.Contains(string(b), "health: /health") {
+			t.Errorf("berth.yaml after %v holds the secret, or no health path:\n%s", args, b)
+		}
+	}
+}
