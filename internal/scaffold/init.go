@@ -59,9 +59,11 @@ func Init(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if sameFile(opts.File, cp.Abs) {
-		return nil, &config.Error{File: opts.File, Msg: "is the compose file; berth init writes berth.yaml beside it, never over it",
-			Fix: "name another file with -f, such as berth.yaml"}
+	for _, f := range cp.Files {
+		if sameFile(opts.File, f) {
+			return nil, &config.Error{File: opts.File, Msg: "is a compose file of the project; berth init writes berth.yaml beside it, never over it",
+				Fix: "name another file with -f, such as berth.yaml"}
+		}
 	}
 	compose := filepath.Base(cp.File)
 	var bases []string
