@@ -23,12 +23,13 @@ func newInitCommand(g *Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Write a berth.yaml for the compose project here, then validate and policy-check it",
-		Long: `Write a berth.yaml for the compose project in the current directory (or -C DIR,
-or the directory of -f): the app name from the directory (or compose's name:), the local engine as
-host, a route for each service that looks like a web server, accessories for
-databases and caches, workers for the rest. Every guess carries a "# review:"
-comment. The file is then validated and policy-checked, and what to look at
-first is printed. An existing berth.yaml is never replaced without --force.`,
+		Long: `Write a berth.yaml for the compose project in the current directory (or
+-C DIR, or the directory of -f): the app name from the directory (or from
+compose's name:), the local engine as host, a route for each service that
+looks like a web server, accessories for databases and caches, workers for
+the rest. Every guess carries a "# review:" comment. The file is then
+validated and policy-checked, and what to look at first is printed. An
+existing berth.yaml is never replaced without --force.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runInit(cmd.Context(), g, o)
