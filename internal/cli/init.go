@@ -72,7 +72,7 @@ func printInit(g *Globals, res *scaffold.Result) {
 		plural(counts[scaffold.Web], "routed service"), plural(counts[scaffold.Accessory], "accessory"), plural(counts[scaffold.Worker], "worker"))
 	items := res.FirstLook()
 	sections := []struct{ kind, title string }{
-		{"error", "not valid yet (berth validate); nothing deploys until these are fixed:"},
+		{"error", "not valid yet (berth validate, berth policy check); nothing deploys until these are fixed:"},
 		{"block", "policy would refuse a deploy (berth policy check), most severe first:"},
 		{"review", "guesses to review (\"# review:\" in " + res.File + "), placeholders first:"},
 	}

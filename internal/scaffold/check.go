@@ -21,6 +21,9 @@ type Check struct {
 	// Findings are policy check's, every service, in its order.
 	Findings []deploy.ServiceFindings `json:"findings,omitempty"`
 	Blocking int                      `json:"blocking"` // findings that would refuse a deploy
+	// PolicyError is why policy check could not judge the services of a
+	// valid file (a deploy would stop there too); Findings are then empty.
+	PolicyError string `json:"policy_error,omitempty"`
 }
 
 // Problem is a config.Error as --format json shows it.
@@ -61,14 +64,20 @@ func check(ctx context.Context, path string, opts config.LoadOptions) (Check, er
 		return c, nil
 	}
 	c.Valid = true
-	if c.Findings, err = deploy.CheckPolicy(cfg, pol, cfg.Services, nil); err != nil {
-		return c, err
+	if c.Findings, err = checkPolicy(cfg, pol, cfg.Services, nil); err != nil {
+		// berth.yaml is written by now: a judgement that fails is shown as
+		// something to fix, like an invalid file, not as init failing.
+		c.Findings, c.PolicyError = nil, err.Error()
+		return c, nil
 	}
 	for _, s := range c.Findings {
 		c.Blocking += len(policy.Blocking(s.Findings))
 	}
 	return c, nil
 }
+
+// checkPolicy is deploy.CheckPolicy; a test makes it fail.
+var checkPolicy = deploy.CheckPolicy
 
 // configErrors flattens what Load returns: an ErrorList or one *Error.
 func configErrors(err error) []*config.Error {
@@ -102,6 +111,9 @@ func (r *Result) FirstLook() []Item {
 	var out []Item
 	for _, e := range r.Errors {
 		out = append(out, Item{Kind: "error", Text: e.Text})
+	}
+	if r.PolicyError != "" {
+		out = append(out, Item{Kind: "error", Text: "berth policy check cannot judge the services: " + r.PolicyError})
 	}
 	type block struct {
 		service string

@@ -49,13 +49,13 @@ type port struct {
 
 // Classify guesses what a compose service is. The order of the tests is
 // the order of confidence: an image known to hold data is an accessory
-// whatever it listens on; then anything that speaks HTTP is routed; then a
+// whatever it listens on, and so is a reverse proxy, which publishes its
+// own ports; then anything that speaks HTTP is routed; then a writable
 // named volume says the data must outlive deploys; the rest are workers.
 func Classify(name string, s types.ServiceConfig) Guess {
 	g := Guess{Service: name}
 	img, tag := imageName(s.Image)
 	ports := declaredPorts(s)
-	hc, hcOK := healthURL(name, s)
 	volumes := namedVolumes(s)
 
 	if what, ok := dataImages[img]; ok {
@@ -69,38 +69,30 @@ func Classify(name string, s types.ServiceConfig) Guess {
 		}
 		return g
 	}
+	if reverseProxies[img] {
+		g.Kind = Accessory
+		g.Why = append(g.Why, fmt.Sprintf("image %s (a reverse proxy: it publishes its own ports)", img))
+		g.Notes = append(g.Notes, fmt.Sprintf("berth-proxy already routes by host name to each routed service: you may not need %s in production; if you keep it, it and berth-proxy (proxy.http, port 80 by default) cannot both publish one port", img))
+		return g
+	}
 
-	var webPorts []port
+	sig := webSignals{ports: ports}
 	for _, p := range ports {
 		if !p.udp && httpPorts[p.target] {
-			webPorts = append(webPorts, p)
+			sig.webPorts = append(sig.webPorts, p)
 		}
 	}
-	imgPort, webImage := webImagePort(img, tag)
-	if len(webPorts) > 0 || hcOK || webImage {
-		g.Kind = Web
-		g.Port, g.Why = routePort(ports, webPorts, hc, hcOK, img, imgPort, webImage)
-		g.Health, g.HealthWhy = "/", "no HTTP healthcheck in compose: berth-proxy checks / and wants a 2xx answer; point it at a cheap endpoint that says the app is ready"
-		if hcOK {
-			g.Health, g.HealthWhy = hc.path, "from the compose healthcheck of "+hc.url
-			if hc.port != 0 && hc.port != g.Port {
-				g.Notes = append(g.Notes, fmt.Sprintf("the healthcheck uses port %d, the route port %d: berth-proxy checks %s on %d, so make sure it answers there", hc.port, g.Port, hc.path, g.Port))
-			}
-		}
-		if !httpPorts[g.Port] && webImage && g.Port != imgPort {
-			g.Notes = append(g.Notes, fmt.Sprintf("port %d is the first port compose declares; %s usually serves HTTP on %d", g.Port, img, imgPort))
-		}
-		for _, p := range ports {
-			if p.target == g.Port && p.published != "" {
-				g.Notes = append(g.Notes, fmt.Sprintf("compose publishes %s (ports:): berth-proxy serves this route on proxy.http (port 80 unless set), so remove that entry from compose", strings.TrimPrefix(p.text, "ports: ")))
-			}
-		}
-		if reverseProxies[img] {
-			g.Notes = append(g.Notes, fmt.Sprintf("%s is a reverse proxy, and berth-proxy already routes by host name: you may not need it in production", img))
-		}
-		if len(volumes) > 0 {
-			g.Notes = append(g.Notes, fmt.Sprintf("also mounts named volume %s: a deploy starts the new release beside the old one, so both use it during the switch", strings.Join(volumes, ", ")))
-		}
+	sig.hc, sig.hcOK = healthURL(name, s)
+	sig.srvPort, sig.srvWhy, sig.srvOK = appServer(s)
+	sig.img = img
+	sig.image, sig.imageOK = knownWebImage(img, tag)
+	if sig.imageOK && len(sig.webPorts) == 0 && !sig.hcOK && !sig.srvOK && len(s.Entrypoint) > 0 {
+		g.Kind = Worker
+		g.Why = append(g.Why, fmt.Sprintf("image %s serves HTTP, but this service replaces its entrypoint: a job run from the same image, replaced by each deploy, with no route", img))
+		return g
+	}
+	if len(sig.webPorts) > 0 || sig.hcOK || sig.srvOK || sig.imageOK {
+		routeGuess(&g, sig, volumes)
 		return g
 	}
 
@@ -111,7 +103,7 @@ func Classify(name string, s types.ServiceConfig) Guess {
 	}
 
 	g.Kind = Worker
-	g.Why = append(g.Why, "no HTTP port, HTTP healthcheck, known image or named volume: replaced by each deploy, with no route")
+	g.Why = append(g.Why, "nothing in compose says it serves HTTP or keeps data: replaced by each deploy, with no route")
 	var other []string
 	for _, p := range ports {
 		other = append(other, p.text)
@@ -122,19 +114,66 @@ func Classify(name string, s types.ServiceConfig) Guess {
 	return g
 }
 
-// routePort picks the container port berth-proxy forwards to and says why.
-// The healthcheck's port wins when compose declares it (or declares none):
-// it is the port the author checks the app on.
-func routePort(ports, webPorts []port, hc healthcheck, hcOK bool, img string, imgPort int, webImage bool) (int, []string) {
-	declared := func(n int) bool {
-		return slices.ContainsFunc(ports, func(p port) bool { return p.target == n && !p.udp })
+// webSignals are what says a service serves HTTP, and on which port.
+type webSignals struct {
+	ports, webPorts []port
+	hc              healthcheck
+	hcOK            bool
+	srvPort         int
+	srvWhy          string
+	srvOK           bool
+	img             string
+	image           webImage
+	imageOK         bool
+}
+
+// routeGuess fills in a route: its port, its health path and why.
+func routeGuess(g *Guess, sig webSignals, volumes []string) {
+	g.Kind = Web
+	g.Port, g.Why = routePort(sig)
+	switch {
+	case sig.hcOK:
+		g.Health, g.HealthWhy = sig.hc.path, "from the compose healthcheck of "+sig.hc.url
+		if sig.hc.port != 0 && sig.hc.port != g.Port {
+			g.Notes = append(g.Notes, fmt.Sprintf("the healthcheck uses port %d, the route port %d: berth-proxy checks %s on %d, so make sure it answers there", sig.hc.port, g.Port, sig.hc.path, g.Port))
+		}
+	case sig.imageOK && sig.image.health != "" && g.Port == sig.image.port:
+		g.Health, g.HealthWhy = sig.image.health, fmt.Sprintf("the health endpoint of %s; berth-proxy wants a 2xx answer there before it switches traffic", sig.img)
+	default:
+		g.Health, g.HealthWhy = "/", "no HTTP healthcheck in compose: berth-proxy checks / and wants a 2xx answer; point it at a cheap endpoint that says the app is ready"
 	}
+	if sig.imageOK && len(sig.webPorts) == 0 && len(sig.ports) > 0 && !declared(sig.ports, sig.image.port) && g.Port == sig.image.port {
+		var texts []string
+		for _, p := range sig.ports {
+			texts = append(texts, p.text)
+		}
+		g.Notes = append(g.Notes, fmt.Sprintf("compose declares %s, not %d, the port %s serves HTTP on by default: check the port it listens on", strings.Join(texts, ", "), sig.image.port, sig.img))
+	}
+	for _, p := range sig.ports {
+		if p.target == g.Port && p.published != "" {
+			g.Notes = append(g.Notes, fmt.Sprintf("compose publishes %s (ports:): berth-proxy serves this route on proxy.http (port 80 unless set), so remove that entry from compose", strings.TrimPrefix(p.text, "ports: ")))
+		}
+	}
+	if len(volumes) > 0 {
+		g.Notes = append(g.Notes, fmt.Sprintf("also mounts named volume %s: a deploy starts the new release beside the old one, so both use it during the switch", strings.Join(volumes, ", ")))
+	}
+}
+
+func declared(ports []port, n int) bool {
+	return slices.ContainsFunc(ports, func(p port) bool { return p.target == n && !p.udp })
+}
+
+// routePort picks the container port berth-proxy forwards to and says why,
+// most telling signal first: the healthcheck's port (the port the author
+// checks the app on) when compose declares it or declares none, then a
+// declared HTTP port, the server the command starts, the image's port.
+func routePort(sig webSignals) (int, []string) {
 	var why []string
 	chosen := 0
-	if hcOK && hc.port != 0 && (len(ports) == 0 || declared(hc.port)) {
-		chosen = hc.port
+	if sig.hcOK && sig.hc.port != 0 && (len(sig.ports) == 0 || declared(sig.ports, sig.hc.port)) {
+		chosen = sig.hc.port
 	}
-	for _, p := range webPorts {
+	for _, p := range sig.webPorts {
 		if chosen == 0 {
 			chosen = p.target
 		}
@@ -143,36 +182,25 @@ func routePort(ports, webPorts []port, hc healthcheck, hcOK bool, img string, im
 			break
 		}
 	}
-	if chosen == 0 && webImage {
-		chosen = imgPort
-		if len(ports) > 0 && !declared(imgPort) {
-			chosen = firstTCP(ports, imgPort)
-		}
+	if chosen == 0 && sig.srvOK {
+		chosen = sig.srvPort
 	}
-	if chosen == 0 && hcOK {
+	if chosen == 0 && sig.imageOK {
+		chosen = sig.image.port
+	}
+	if chosen == 0 && sig.hcOK {
 		chosen = 80 // a healthcheck URL without a port
-		if hc.port != 0 {
-			chosen = hc.port
-		}
 	}
-	if hcOK {
-		why = append(why, "HTTP healthcheck of "+hc.url)
+	if sig.hcOK {
+		why = append(why, "HTTP healthcheck of "+sig.hc.url)
 	}
-	if webImage {
-		why = append(why, fmt.Sprintf("image %s (serves HTTP on port %d)", img, imgPort))
+	if sig.srvOK {
+		why = append(why, sig.srvWhy)
+	}
+	if sig.imageOK {
+		why = append(why, fmt.Sprintf("image %s (serves HTTP on port %d)", sig.img, sig.image.port))
 	}
 	return chosen, why
-}
-
-// firstTCP is the first TCP port that is not the usual TLS port: berth-proxy
-// speaks plain HTTP to the app.
-func firstTCP(ports []port, def int) int {
-	for _, p := range ports {
-		if !p.udp && p.target != 443 && p.target != 8443 {
-			return p.target
-		}
-	}
-	return def
 }
 
 // declaredPorts lists ports: then expose:, in file order. compose-go has
@@ -218,12 +246,13 @@ func published(ports []port) []string {
 	return out
 }
 
-// namedVolumes are the named volumes a service mounts, sorted; anonymous
-// volumes and binds carry no data a deploy must keep.
+// namedVolumes are the named volumes a service writes to, sorted:
+// anonymous volumes and binds carry no data a deploy must keep, and a
+// volume mounted read-only (models, assets) is data the service only reads.
 func namedVolumes(s types.ServiceConfig) []string {
 	var out []string
 	for _, v := range s.Volumes {
-		if v.Type == types.VolumeTypeVolume && v.Source != "" && !slices.Contains(out, v.Source) {
+		if v.Type == types.VolumeTypeVolume && v.Source != "" && !v.ReadOnly && !slices.Contains(out, v.Source) {
 			out = append(out, v.Source)
 		}
 	}

@@ -19,7 +19,8 @@ var dataImages = map[string]string{
 	"mongo": "database", "mongodb": "database", "couchdb": "database",
 	"cassandra": "database", "scylla": "database", "neo4j": "database",
 	"clickhouse-server": "database", "clickhouse": "database", "influxdb": "database",
-	"cockroach": "database", "etcd": "key-value store", "zookeeper": "coordination service",
+	"cockroach": "database", "prometheus": "time-series database",
+	"etcd": "key-value store", "zookeeper": "coordination service", "cp-zookeeper": "coordination service",
 	"redis": "cache", "redis-stack-server": "cache", "valkey": "cache", "keydb": "cache",
 	"dragonfly": "cache", "memcached": "cache",
 	"rabbitmq": "message broker", "kafka": "message broker", "cp-kafka": "message broker",
@@ -29,22 +30,31 @@ var dataImages = map[string]string{
 	"minio": "object store",
 }
 
-// webImages serve HTTP; the value is the port the image listens on by
-// default, used when compose names no HTTP port.
-var webImages = map[string]int{
-	"nginx": 80, "nginx-unprivileged": 8080, "openresty": 80, "caddy": 80,
-	"httpd": 80, "apache": 80, "lighttpd": 80, "traefik": 80, "haproxy": 80,
-	"nginx-proxy": 80, "tomcat": 8080, "jetty": 8080,
-	"wordpress": 80, "drupal": 80, "joomla": 80, "mediawiki": 80, "nextcloud": 80,
-	"ghost": 2368, "grafana": 3000, "prometheus": 9090, "gitea": 3000,
-	"adminer": 8080, "phpmyadmin": 80, "pgadmin4": 80, "mongo-express": 8081,
-	"kibana": 5601, "jenkins": 8080, "metabase": 3000, "n8n": 5678,
-	"uptime-kuma": 3001, "whoami": 80,
+// webImage is what init knows of an image that serves HTTP: the port it
+// listens on by default and, where the image documents one, a health
+// endpoint that answers 2xx when the app is ready.
+type webImage struct {
+	port   int
+	health string
 }
 
-// reverseProxies do what berth-proxy does: routing one of them behind
-// berth-proxy works, but it is usually a layer the user can drop.
-var reverseProxies = map[string]bool{"traefik": true, "haproxy": true, "nginx-proxy": true}
+// webImages serve HTTP, used when compose names no HTTP port.
+var webImages = map[string]webImage{
+	"nginx": {80, ""}, "nginx-unprivileged": {8080, ""}, "openresty": {80, ""}, "caddy": {80, ""},
+	"httpd": {80, ""}, "apache": {80, ""}, "lighttpd": {80, ""},
+	"tomcat": {8080, ""}, "jetty": {8080, ""},
+	"wordpress": {80, ""}, "drupal": {80, ""}, "joomla": {80, ""}, "mediawiki": {80, ""},
+	"nextcloud": {80, "/status.php"}, "ghost": {2368, ""}, "grafana": {3000, "/api/health"},
+	"gitea": {3000, "/api/healthz"}, "adminer": {8080, ""}, "phpmyadmin": {80, ""},
+	"pgadmin4": {80, "/misc/ping"}, "mongo-express": {8081, ""}, "kibana": {5601, "/api/status"},
+	"jenkins": {8080, "/login"}, "metabase": {3000, "/api/health"}, "n8n": {5678, "/healthz"},
+	"uptime-kuma": {3001, ""}, "whoami": {80, ""}, "keycloak": {8080, ""},
+}
+
+// reverseProxies do what berth-proxy does and publish their own ports; as
+// accessories they keep running beside berth-proxy, and the comment says
+// the user may not need them at all.
+var reverseProxies = map[string]bool{"traefik": true, "haproxy": true, "nginx-proxy": true, "envoy": true}
 
 // httpPorts are container ports that web servers and app frameworks listen
 // on by default (nginx, Rails/Node, Flask, Django/uvicorn, Spring/Go, ...).
@@ -69,14 +79,14 @@ func imageName(ref string) (name, tag string) {
 	return name, tag
 }
 
-// webImagePort reports whether the image is a known web server and the
-// port it listens on. php:8-apache and friends are Apache in a tag.
-func webImagePort(name, tag string) (int, bool) {
-	if p, ok := webImages[name]; ok {
-		return p, true
+// knownWebImage reports whether the image is a known web server and what
+// is known of it. php:8-apache and friends are Apache in a tag.
+func knownWebImage(name, tag string) (webImage, bool) {
+	if w, ok := webImages[name]; ok {
+		return w, true
 	}
 	if strings.Contains(tag, "apache") {
-		return 80, true
+		return webImage{port: 80}, true
 	}
-	return 0, false
+	return webImage{}, false
 }

@@ -13,6 +13,8 @@ import (
 	"go.yaml.in/yaml/v4"
 
 	"github.com/berthhq/berth/internal/config"
+	"github.com/berthhq/berth/internal/deploy"
+	"github.com/berthhq/berth/internal/policy"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/init/*/berth.yaml.golden from the current output")
@@ -339,5 +341,29 @@ func TestInitAgreesWithExampleShop(t *testing.T) {
 	}
 	if len(res.Guesses) != 4 {
 		t.Errorf("%d services guessed; examples/shop has 4", len(res.Guesses))
+	}
+}
+
+// TestInitWhenPolicyCannotJudge: when policy check fails on a valid file
+// (as it does today for a secret deploy cannot mount), berth.yaml stays
+// written and the failure is the first thing to fix, not an init failure.
+func TestInitWhenPolicyCannotJudge(t *testing.T) {
+	defer func(f func(*config.Config, policy.Policy, []*config.Service, map[string]string) ([]deploy.ServiceFindings, error)) {
+		checkPolicy = f
+	}(checkPolicy)
+	checkPolicy = func(*config.Config, policy.Policy, []*config.Service, map[string]string) ([]deploy.ServiceFindings, error) {
+		return nil, errors.New(`service db: secret "pg" has no file:`)
+	}
+	file := project(t, "single")
+	res, err := runInit(t, file, false)
+	if err != nil {
+		t.Fatalf("init failed: %v", err)
+	}
+	if _, err := os.Stat(file); err != nil {
+		t.Errorf("berth.yaml is not there: %v", err)
+	}
+	items := res.FirstLook()
+	if !res.Valid || res.PolicyError == "" || len(items) == 0 || items[0].Kind != "error" || !strings.Contains(items[0].Text, `policy check cannot judge the services: service db: secret "pg"`) {
+		t.Errorf("valid %v, policy error %q, first item %+v; want valid, and the failure first", res.Valid, res.PolicyError, items)
 	}
 }
