@@ -21,8 +21,8 @@ type handWritten struct {
 // agreeing are the projects of the e2e corpus (e2e/testdata/projects)
 // whose compose files say enough for init to guess what their authors
 // wrote by hand: every route (with its port), every accessory, and workers
-// for the rest. The others route services whose compose file names no
-// port, healthcheck URL, server or known image (the port lives in the
+// for the rest. Most of the others route services whose compose file names
+// no port, healthcheck URL, server or known image (the port lives in the
 // image or in an app config file): there init writes a worker and says so.
 var agreeing = []string{
 	"anchors-extensions", "django-celery", "elasticsearch-ulimits", "game-server",
