@@ -2,18 +2,21 @@ package config
 
 import (
 	"context"
-	"os"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 
-	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v4"
+
+	"github.com/compose-spec/compose-go/v2/types"
 )
 
 // ComposeProject is a compose project read on its own, without a
-// berth.yaml: what `berth init` starts from. It is read exactly as Load
-// reads the compose file of a berth.yaml in the same directory, so the
-// services init classifies are the services a deploy would see.
+// berth.yaml: what `berth init` starts from. It is found and read by the
+// code Load uses for a berth.yaml in the same directory without compose:
+// (the default file plus its override, COMPOSE_FILE, .env, profiles), so
+// the services init classifies are the services a deploy would see.
 type ComposeProject struct {
 	// File is the main compose file as found (dir joined with its name, so
 	// a relative dir keeps messages relative); Abs is its absolute path;
@@ -24,11 +27,12 @@ type ComposeProject struct {
 	// Project is the loaded project. Services left out by the active
 	// profiles are in Project.DisabledServices.
 	Project *types.Project
-	// Sources are where each service (enabled or not) is defined in File.
+	// Sources are where each service (enabled or not) is defined; Line is
+	// 0 for one that comes from include: or extends:.
 	Sources map[string]Position
-	// Name is the top-level name: of File as written, "" when it is
-	// absent or interpolated: docker compose names the project after it
-	// before the directory.
+	// Name is the top-level name: as written, "" when it is absent or
+	// interpolated: docker compose names the project after it before the
+	// directory.
 	Name string
 }
 
@@ -38,62 +42,62 @@ func ComposeNames() []string {
 	return append([]string(nil), defaultComposeNames...)
 }
 
-// LoadComposeProject finds the compose file in dir by the names Load looks
-// for and loads it with compose-go under project name, with .env,
-// env_file, interpolation and profiles as for Load. A project that
-// compose-go finds inconsistent is still returned when it can be read at
-// all: init writes a berth.yaml for it, and validate then names the
-// problem with its position. Problems come back as *Error (exit code 2).
+// LoadComposeProject finds and loads the compose project in dir, under
+// project name, as Load does for a berth.yaml in dir that has no compose:.
+// A project that berth would refuse is still returned when it can be read
+// at all: init writes a berth.yaml for it, and validate then names the
+// problem with its position. Problems that stop the reading come back as
+// an ErrorList (exit code 2).
 func LoadComposeProject(ctx context.Context, dir, name string, opts LoadOptions) (*ComposeProject, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	display := ""
-	for _, n := range defaultComposeNames {
-		p := filepath.Join(dir, n)
-		if isRegularFile(p) {
-			display = p
-			break
-		}
-	}
-	if display == "" {
-		where := dir
-		if filepath.Clean(dir) == "." {
-			where = "the current directory"
-		}
-		return nil, &Error{
-			Msg: "no compose file in " + where + " (looked for " + strings.Join(defaultComposeNames, ", ") + ")",
-			Fix: "run berth init in the directory of your compose project, or name it with -C DIR"}
-	}
-	doc, derr := readComposeDoc(display)
-	if derr != nil {
-		return nil, derr
-	}
-	cenv := composeEnv{vars: opts.Env, profiles: opts.Profiles}
-	p, interp, err := loadProject(ctx, doc, name, cenv, true)
+	path := filepath.Join(dir, "berth.yaml") // where compose is looked for from
+	abs, err := filepath.Abs(path)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		lenient, _, lerr := loadProject(ctx, doc, name, cenv, false)
-		if lerr != nil {
-			return nil, composeError(doc, err, interp)
-		}
-		p = lenient
+		return nil, fmt.Errorf("resolving %s: %w", dir, err)
 	}
-	cp := &ComposeProject{File: display, Abs: doc.abs, Files: []string{display}, Project: p, Sources: map[string]Position{}}
-	if root := resolve(doc.root); root != nil && root.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(root.Content); i += 2 {
-			k, v := resolve(root.Content[i]), resolve(root.Content[i+1])
-			if k.Value == "name" && v.Kind == yaml.ScalarNode && !strings.Contains(v.Value, "$") {
-				cp.Name = v.Value
+	e := &errs{}
+	r := &reader{file: path, errs: e}
+	doc, p, _, err := r.compose(ctx, &berthFile{app: name}, path, abs, opts, nil)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		for _, ce := range e.list {
+			if ce.Path == "compose" && strings.HasPrefix(ce.Msg, "no compose file found") {
+				where := dir
+				if filepath.Clean(dir) == "." {
+					where = "the current directory"
+				}
+				ce.File, ce.Line, ce.Column, ce.Path = "", 0, 0, ""
+				ce.Msg = strings.Replace(ce.Msg, "no compose file found", "no compose file in "+where, 1)
+				ce.Fix = "run berth init in the directory of your compose project, or name it with -C DIR"
+			}
+		}
+		if rerr := e.result(); rerr != nil {
+			return nil, rerr
+		}
+		return nil, errors.New("the compose project could not be read")
+	}
+	cp := &ComposeProject{File: doc.files[0].display, Abs: doc.files[0].abs, Project: p, Sources: map[string]Position{}}
+	for _, f := range doc.files {
+		cp.Files = append(cp.Files, f.display)
+	}
+	for i := len(doc.files) - 1; i >= 0 && cp.Name == ""; i-- {
+		if root := resolve(doc.files[i].root); root != nil && root.Kind == yaml.MappingNode {
+			for j := 0; j+1 < len(root.Content); j += 2 {
+				k, v := resolve(root.Content[j]), resolve(root.Content[j+1])
+				if k.Value == "name" && v.Kind == yaml.ScalarNode && !strings.Contains(v.Value, "$") {
+					cp.Name = v.Value
+				}
 			}
 		}
 	}
 	add := func(svc string) {
-		pos := Position{File: doc.abs}
-		if n := lookup(doc.root, "services", svc); n != nil {
-			pos.Line, pos.Column = n.Line, n.Column
+		pos := Position{File: cp.Abs}
+		if f, n := doc.source(svc); f != nil {
+			pos = Position{File: f.abs, Line: n.Line, Column: n.Column}
 		}
 		cp.Sources[svc] = pos
 	}
@@ -104,9 +108,4 @@ func LoadComposeProject(ctx context.Context, dir, name string, opts LoadOptions)
 		add(svc)
 	}
 	return cp, nil
-}
-
-func isRegularFile(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir()
 }

@@ -86,7 +86,7 @@ func TestInitGolden(t *testing.T) {
 // told the user to review for that service. Shapes with build: are left
 // out: whether berth builds is not init's to decide.
 func TestInitLoads(t *testing.T) {
-	for _, name := range []string{"single", "profiles", "proxy-published", "named-project", "host-access", "stack-no-build"} {
+	for _, name := range []string{"single", "profiles", "proxy-published", "named-project", "host-access", "override", "stack-no-build"} {
 		t.Run(name, func(t *testing.T) {
 			var file string
 			if name == "stack-no-build" {
