@@ -98,8 +98,9 @@ func printInit(g *Globals, res *scaffold.Result) {
 		}
 	}
 	fmt.Fprintln(g.Stdout)
+	// Warnings go to stderr, as every command prints them.
 	for _, w := range res.Warnings {
-		fmt.Fprintf(g.Stdout, "warning: %s\n", w.Text)
+		fmt.Fprintln(g.Stderr, "berth: "+w.Text)
 	}
 	switch {
 	case !res.Valid:

@@ -52,7 +52,17 @@ func check(ctx context.Context, path string, opts config.LoadOptions) (Check, er
 		if !config.IsConfigError(err) {
 			return c, err
 		}
-		c.Errors = problems(configErrors(err))
+		// Load returns its warnings with its errors; they are not what
+		// makes the file invalid.
+		var errs, warns []*config.Error
+		for _, e := range configErrors(err) {
+			if e.Warning {
+				warns = append(warns, e)
+			} else {
+				errs = append(errs, e)
+			}
+		}
+		c.Errors, c.Warnings = problems(errs), problems(warns)
 		return c, nil
 	}
 	c.Warnings = problems(cfg.Warnings)

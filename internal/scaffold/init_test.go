@@ -367,3 +367,30 @@ func TestInitWhenPolicyCannotJudge(t *testing.T) {
 		t.Errorf("valid %v, policy error %q, first item %+v; want valid, and the failure first", res.Valid, res.PolicyError, items)
 	}
 }
+
+// TestInitWarningsApart: an unset variable is a warning, kept apart from
+// what makes the file invalid, whether the file is valid or not.
+func TestInitWarningsApart(t *testing.T) {
+	for _, invalid := range []bool{false, true} {
+		file := project(t, "single")
+		compose := "services:\n  api:\n    image: ghcr.io/acme/api:1.0.0\n    expose: [\"8080\"]\n    environment:\n      RELEASE_TAG: ${TAG}\n"
+		if invalid {
+			compose += "    network_mode: host\n"
+		}
+		if err := os.WriteFile(filepath.Join(filepath.Dir(file), "compose.yaml"), []byte(compose), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res, err := runInit(t, file, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0].Text, "TAG") || (len(res.Errors) > 0) != invalid {
+			t.Errorf("invalid=%v: warnings %+v, errors %+v; want the TAG warning alone, and errors only when invalid", invalid, res.Warnings, res.Errors)
+		}
+		for _, e := range res.Errors {
+			if strings.Contains(e.Text, "TAG") {
+				t.Errorf("a warning is listed as an error: %s", e.Text)
+			}
+		}
+	}
+}
