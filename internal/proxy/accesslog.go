@@ -145,6 +145,7 @@ type logEntry struct {
 	status             int
 	bytes              int64
 	entry              *routeEntry
+	target             *target // the one of entry's targets that served
 	remote             string
 	err                error
 	logged             bool
@@ -197,7 +198,11 @@ func (lg *logEntry) appendJSON(b []byte, d time.Duration) []byte {
 	b = strconv.AppendFloat(b, float64(d)/float64(time.Millisecond), 'f', 3, 64)
 	b = append(b, `,"target":`...)
 	if lg.entry != nil {
-		b = appendJSONString(b, lg.entry.route.Target)
+		name := lg.entry.route.Target
+		if lg.target != nil {
+			name = lg.target.name
+		}
+		b = appendJSONString(b, name)
 		b = append(b, `,"route":`...)
 		b = appendJSONString(b, lg.entry.route.Key)
 	} else {

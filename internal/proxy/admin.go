@@ -8,11 +8,13 @@ import (
 	"time"
 )
 
-// DrainRequest is the body of POST /drain. TimeoutMS 0 cancels whatever is in
-// flight without waiting.
+// DrainRequest is the body of POST /drain: one target (Target) or several
+// (Targets, drained together within one timeout). TimeoutMS 0 cancels
+// whatever is in flight without waiting.
 type DrainRequest struct {
-	Target    string `json:"target"`
-	TimeoutMS int64  `json:"timeout_ms"`
+	Target    string   `json:"target,omitempty"`
+	Targets   []string `json:"targets,omitempty"`
+	TimeoutMS int64    `json:"timeout_ms"`
 }
 
 const (
@@ -41,7 +43,11 @@ func (s *Server) AdminHandler() http.Handler {
 			writeError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, setRouteResponse{Previous: prev})
+		resp := setRouteResponse{PreviousTargets: prev}
+		if len(prev) > 0 {
+			resp.Previous = prev[0]
+		}
+		writeJSON(w, http.StatusOK, resp)
 	})
 	mux.HandleFunc("DELETE /routes", func(w http.ResponseWriter, r *http.Request) {
 		key := r.URL.Query().Get("key")
@@ -75,15 +81,19 @@ func (s *Server) AdminHandler() http.Handler {
 			return
 		}
 		timeout := time.Duration(req.TimeoutMS) * time.Millisecond
+		names := req.Targets
+		if req.Target != "" {
+			names = append([]string{req.Target}, names...)
+		}
 		switch {
-		case req.Target == "":
+		case len(names) == 0:
 			writeError(w, &InvalidError{errors.New("drain: target is required")})
 			return
 		case req.TimeoutMS < 0 || timeout > maxDrainTimeout:
 			writeError(w, &InvalidError{fmt.Errorf("drain: timeout_ms must be 0..%d", maxDrainTimeout.Milliseconds())})
 			return
 		}
-		res, err := s.Drain(r.Context(), req.Target, timeout)
+		res, err := s.DrainAll(r.Context(), names, timeout)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -100,8 +110,11 @@ type routesResponse struct {
 	Routes []Route `json:"routes"`
 }
 
+// setRouteResponse names the replaced targets twice: Previous (the first)
+// for clients from before replicas, PreviousTargets (all) for the rest.
 type setRouteResponse struct {
-	Previous string `json:"previous"`
+	Previous        string   `json:"previous"`
+	PreviousTargets []string `json:"previous_targets,omitempty"`
 }
 
 // errorResponse carries the status in the body too, because across `docker

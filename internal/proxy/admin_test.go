@@ -40,14 +40,14 @@ func TestAdminAPI(t *testing.T) {
 	if out, err := raw("PUT", "/routes", `{"key":"shop/web","hosts":["Shop.Test"],"target":"shop-web-1:8080"}`); err != nil || out != `{"previous":""}` {
 		t.Fatalf("PUT /routes: %s %v", out, err)
 	}
-	if out, err := raw("PUT", "/routes", `{"key":"shop/web","hosts":["shop.test"],"target":"shop-web-2:8080"}`); err != nil || out != `{"previous":"shop-web-1:8080"}` {
+	if out, err := raw("PUT", "/routes", `{"key":"shop/web","hosts":["shop.test"],"target":"shop-web-2:8080"}`); err != nil || out != `{"previous":"shop-web-1:8080","previous_targets":["shop-web-1:8080"]}` {
 		t.Fatalf("switch: %s %v", out, err)
 	}
 	if _, err := p.admin.SetRoute(ctx, Route{Key: "api/web", Hosts: []string{"api.test"}, Target: ""}); err != nil {
 		t.Fatal(err)
 	}
 	out, err := raw("GET", "/routes", "")
-	want := `{"routes":[{"key":"api/web","hosts":["api.test"],"target":"","inflight":0},{"key":"shop/web","hosts":["shop.test"],"target":"shop-web-2:8080","inflight":0}]}`
+	want := `{"routes":[{"key":"api/web","hosts":["api.test"],"target":"","inflight":0},{"key":"shop/web","hosts":["shop.test"],"target":"shop-web-2:8080","targets":["shop-web-2:8080"],"inflight":0}]}`
 	if err != nil || out != want {
 		t.Fatalf("GET /routes:\n got %s\nwant %s (%v)", out, want, err)
 	}
@@ -60,6 +60,10 @@ func TestAdminAPI(t *testing.T) {
 		{"bad key", "PUT", "/routes", `{"key":"shop","hosts":["a.test"],"target":"x:1"}`, 400, "must be app/service"},
 		{"port in host", "PUT", "/routes", `{"key":"a/web","hosts":["a.test:80"],"target":"x:1"}`, 400, "must not include a port"},
 		{"target without port", "PUT", "/routes", `{"key":"a/web","hosts":["a.test"],"target":"x"}`, 400, "want host:port"},
+		{"target and targets disagree", "PUT", "/routes", `{"key":"a/web","hosts":["a.test"],"target":"x:1","targets":["y:1","x:1"]}`, 400, "disagree"},
+		{"target twice", "PUT", "/routes", `{"key":"a/web","hosts":["a.test"],"targets":["x:1","x:1"]}`, 400, "listed twice"},
+		{"bad one of targets", "PUT", "/routes", `{"key":"a/web","hosts":["a.test"],"targets":["x:1","y"]}`, 400, "want host:port"},
+		{"drain still routed", "POST", "/drain", `{"targets":["gone:1","shop-web-2:8080"],"timeout_ms":0}`, 409, "still routed by shop/web"},
 		{"unknown field", "PUT", "/routes", `{"key":"a/web","hosts":["a.test"],"targt":"x:1"}`, 400, "unknown field"},
 		{"host claimed twice", "PUT", "/routes", `{"key":"blog/web","hosts":["blog.test","SHOP.test"],"target":"x:1"}`, 400, "shop.test\" is already routed by shop/web; remove it there before adding it to blog/web"},
 		{"delete absent", "DELETE", "/routes?key=nope/web", "", 404, "no such route: nope/web"},

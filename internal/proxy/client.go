@@ -157,22 +157,51 @@ func (c *Client) Healthz(ctx context.Context) error {
 }
 
 // Routes returns the proxy's routes sorted by key, with in-flight counts.
+// Targets is filled in also from a proxy older than replicas, which reports
+// Target only.
 func (c *Client) Routes(ctx context.Context) ([]Route, error) {
 	var out routesResponse
 	if err := c.call(ctx, http.MethodGet, "/routes", nil, &out); err != nil {
 		return nil, err
 	}
+	for i := range out.Routes {
+		out.Routes[i].Targets = out.Routes[i].TargetList()
+	}
 	return out.Routes, nil
 }
 
-// SetRoute creates or switches a route and returns the target it replaced.
-// When it returns nil the switch is persisted and live.
+// SetRoute creates or switches a route and returns the target it replaced
+// (the first, when it had several). When it returns nil the switch is
+// persisted and live.
 func (c *Client) SetRoute(ctx context.Context, r Route) (previous string, err error) {
+	prev, err := c.SwitchRoute(ctx, r)
+	if len(prev) > 0 {
+		previous = prev[0]
+	}
+	return previous, err
+}
+
+// SwitchRoute creates or switches a route, all its targets at once, and
+// returns every target it replaced. A route of one target is sent in the
+// single-target form, which a proxy from before replicas understands too.
+func (c *Client) SwitchRoute(ctx context.Context, r Route) (previous []string, err error) {
+	if targets := r.TargetList(); len(targets) == 1 {
+		r.Target, r.Targets = targets[0], nil
+	} else if len(targets) > 1 {
+		r.Target = targets[0]
+	}
 	var out setRouteResponse
 	if err := c.call(ctx, http.MethodPut, "/routes", r, &out); err != nil {
-		return "", err
+		if len(r.Targets) > 1 && strings.Contains(err.Error(), `unknown field "targets"`) {
+			// The only sign an old proxy gives: it rejects the field.
+			return nil, fmt.Errorf("%w (berth-proxy on this host predates replicas and routes to one target only; fix: replace it with `docker rm -f berth-proxy` and deploy again: its routes are kept in its state volume, and the apps it serves pause for about a second)", err)
+		}
+		return nil, err
 	}
-	return out.Previous, nil
+	if len(out.PreviousTargets) == 0 && out.Previous != "" {
+		out.PreviousTargets = []string{out.Previous}
+	}
+	return out.PreviousTargets, nil
 }
 
 // DeleteRoute removes a route; errors.Is(err, ErrNoRoute) if it did not exist.
@@ -193,5 +222,17 @@ func (c *Client) Check(ctx context.Context, req CheckRequest) (CheckResult, erro
 func (c *Client) Drain(ctx context.Context, target string, timeout time.Duration) (DrainResult, error) {
 	var out DrainResult
 	err := c.call(ctx, http.MethodPost, "/drain", DrainRequest{Target: target, TimeoutMS: timeout.Milliseconds()}, &out)
+	return out, err
+}
+
+// DrainTargets drains several targets together within one timeout: it
+// returns once every one of them has no request in flight, or at the
+// timeout, having cancelled what remained on each.
+func (c *Client) DrainTargets(ctx context.Context, targets []string, timeout time.Duration) (DrainResult, error) {
+	if len(targets) == 1 {
+		return c.Drain(ctx, targets[0], timeout)
+	}
+	var out DrainResult
+	err := c.call(ctx, http.MethodPost, "/drain", DrainRequest{Targets: targets, TimeoutMS: timeout.Milliseconds()}, &out)
 	return out, err
 }

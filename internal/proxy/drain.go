@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -87,6 +89,37 @@ func (s *Server) Drain(ctx context.Context, name string, timeout time.Duration) 
 	s.log.Info("target drained", "target", name, "drained", res.Drained, "cancelled", res.Cancelled, "waited_ms", res.WaitedMS)
 	s.forgetIfUnused(t)
 	return res, nil
+}
+
+// DrainAll drains several targets at once, each as Drain does, within one
+// timeout: the old replicas of a route finish their requests side by side,
+// not one after another. It reports drained only when every target drained,
+// the cancelled requests of all, and the longest wait. A target still routed
+// is an error, and then nothing is drained.
+func (s *Server) DrainAll(ctx context.Context, names []string, timeout time.Duration) (DrainResult, error) {
+	if len(names) == 1 {
+		return s.Drain(ctx, names[0], timeout)
+	}
+	tbl := s.table.Load()
+	for _, name := range names {
+		if key := tbl.routedBy(name); key != "" {
+			return DrainResult{}, &RoutedError{Target: name, Key: key}
+		}
+	}
+	results := make([]DrainResult, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() { results[i], errs[i] = s.Drain(ctx, name, timeout) })
+	}
+	wg.Wait()
+	out := DrainResult{Drained: true}
+	for _, r := range results {
+		out.Drained = out.Drained && r.Drained
+		out.Cancelled += r.Cancelled
+		out.WaitedMS = max(out.WaitedMS, r.WaitedMS)
+	}
+	return out, errors.Join(errs...)
 }
 
 // waitUnwound gives cancelled requests a moment to return. Until they have,

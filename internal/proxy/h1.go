@@ -309,12 +309,12 @@ func (hc *h1conn) exchange() bool {
 	switch {
 	case e == nil:
 		return hc.page(&lg, 404, "no route for host "+string(ri.host), hasBody || ri.close)
-	case e.target == nil:
+	case len(e.targets) == 0:
 		return hc.page(&lg, 503, "service "+e.route.Key+" has no running target", hasBody || ri.close)
 	case hc.s.maxBody > 0 && ri.cl > hc.s.maxBody:
 		return hc.page(&lg, 413, "request body too large", true)
 	}
-	t := e.target
+	t := e.pick(hc.pinned())
 	t.inflight.Add(1)
 	// A drain reads the count after the switch: if the route moved between
 	// the lookup and the increment, follow it, or the drain could miss
@@ -323,12 +323,13 @@ func (hc *h1conn) exchange() bool {
 		t.inflight.Add(-1)
 		e = cur
 		lg.entry = e
-		if e == nil || e.target == nil {
+		if e == nil || len(e.targets) == 0 {
 			return hc.page(&lg, 503, "service has no running target", true)
 		}
-		t = e.target
+		t = e.pick(hc.pinned())
 		t.inflight.Add(1)
 	}
+	lg.target = t
 	defer t.inflight.Add(-1)
 	if ri.expect100 && hasBody {
 		// Answer 100 Continue ourselves, as nginx does: the body is then
@@ -421,6 +422,14 @@ func (hc *h1conn) upstreamTo(t *target, fresh bool) (bool, error) {
 	bw.Reset(c)
 	hc.up = &upConn{t: t, c: c, br: br, bw: bw}
 	return false, nil
+}
+
+// pinned is the target of the connection's upstream connection, if any.
+func (hc *h1conn) pinned() *target {
+	if hc.up != nil {
+		return hc.up.t
+	}
+	return nil
 }
 
 func (hc *h1conn) dropUpstream() {

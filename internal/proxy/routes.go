@@ -7,18 +7,37 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
-// Route sends requests for Hosts to Target. Key ("app/service") identifies the
-// route across switches: setting a route with an existing key replaces it.
+// Route sends requests for Hosts to its targets. Key ("app/service")
+// identifies the route across switches: setting a route with an existing key
+// replaces it, all its targets at once.
+//
+// A route has one target (Target) or several (Targets: the replicas of a
+// release). Target is the older, single-target form, kept so that state
+// files and admin clients from before replicas keep working: a normalized
+// route always has Targets, and Target set to Targets[0].
 type Route struct {
-	Key    string       `json:"key"`
-	Hosts  []string     `json:"hosts"`
-	Target string       `json:"target"` // "container:port"; empty answers 503
-	Health *RouteHealth `json:"health,omitempty"`
-	// Inflight is reported by GET /routes for the route's target; it is ignored
-	// on PUT and never persisted.
+	Key     string       `json:"key"`
+	Hosts   []string     `json:"hosts"`
+	Target  string       `json:"target"` // "container:port"; empty (and no Targets) answers 503
+	Targets []string     `json:"targets,omitempty"`
+	Health  *RouteHealth `json:"health,omitempty"`
+	// Inflight is reported by GET /routes for the route's targets together;
+	// it is ignored on PUT and never persisted.
 	Inflight int64 `json:"inflight"`
+}
+
+// TargetList returns the route's targets whichever form it was given in.
+func (r Route) TargetList() []string {
+	if len(r.Targets) > 0 {
+		return r.Targets
+	}
+	if r.Target != "" {
+		return []string{r.Target}
+	}
+	return nil
 }
 
 // RouteHealth records how the deployer health-checks the route's targets. The
@@ -49,12 +68,23 @@ func (r Route) normalize() (Route, error) {
 		}
 		hosts = append(hosts, n)
 	}
-	if r.Target != "" {
-		if err := validTarget(r.Target); err != nil {
+	if r.Target != "" && len(r.Targets) > 0 && r.Target != r.Targets[0] {
+		return Route{}, fmt.Errorf("route %s: target %q and targets %v disagree; give targets only", r.Key, r.Target, r.Targets)
+	}
+	targets := make([]string, 0, len(r.TargetList()))
+	for _, t := range r.TargetList() {
+		if err := validTarget(t); err != nil {
 			return Route{}, fmt.Errorf("route %s: target: %w", r.Key, err)
 		}
+		if slices.Contains(targets, t) {
+			return Route{}, fmt.Errorf("route %s: target %q is listed twice", r.Key, t)
+		}
+		targets = append(targets, t)
 	}
-	out := Route{Key: r.Key, Hosts: hosts, Target: r.Target}
+	out := Route{Key: r.Key, Hosts: hosts}
+	if len(targets) > 0 {
+		out.Target, out.Targets = targets[0], targets
+	}
 	if r.Health != nil {
 		h := *r.Health
 		if h.Path != "" && !strings.HasPrefix(h.Path, "/") {
@@ -142,11 +172,52 @@ func requestHost(h string) string {
 	return strings.ToLower(h) // returns h itself when there is nothing to lower
 }
 
-// routeEntry is one route as served. target is nil when the route has no
+// routeEntry is one route as served. targets is empty when the route has no
 // target, so the hot path answers 503 without a lookup.
 type routeEntry struct {
-	route  Route
-	target *target
+	route   Route
+	targets []*target
+	next    atomic.Uint32 // round-robin start for pick's ties
+}
+
+// pick chooses the target of a request. A client connection keeps its
+// pinned upstream connection while that target stays in the route: the h1
+// engine owns one upstream connection per client connection, and moving
+// every request would cost a dial each. Otherwise the target with the fewest
+// requests in flight wins, ties going round robin: a replica that is slow
+// (warming up, collecting garbage, stuck on a heavy request) gets new
+// connections last, and idle replicas share them evenly.
+func (e *routeEntry) pick(pinned *target) *target {
+	ts := e.targets
+	if len(ts) == 1 {
+		return ts[0]
+	}
+	if pinned != nil {
+		for _, t := range ts {
+			if t == pinned {
+				return t
+			}
+		}
+	}
+	start := int(e.next.Add(1) % uint32(len(ts)))
+	best := ts[start]
+	least := best.inflight.Load()
+	for i := 1; i < len(ts) && least > 0; i++ {
+		t := ts[(start+i)%len(ts)]
+		if n := t.inflight.Load(); n < least {
+			best, least = t, n
+		}
+	}
+	return best
+}
+
+// inflight sums the requests in flight on the entry's targets.
+func (e *routeEntry) inflight() int64 {
+	var n int64
+	for _, t := range e.targets {
+		n += t.inflight.Load()
+	}
+	return n
 }
 
 // table is immutable once published; writers build a new one and swap the
@@ -178,8 +249,8 @@ func (t *table) with(r Route, resolve func(string) *target) (*table, error) {
 		}
 	}
 	e := &routeEntry{route: r}
-	if r.Target != "" {
-		e.target = resolve(r.Target)
+	for _, name := range r.Targets {
+		e.targets = append(e.targets, resolve(name))
 	}
 	n.add(e)
 	return n, nil
@@ -215,19 +286,18 @@ func (t *table) routes() []Route {
 	for _, e := range t.byKey {
 		r := e.route
 		r.Hosts = slices.Clone(r.Hosts)
-		if e.target != nil {
-			r.Inflight = e.target.inflight.Load()
-		}
+		r.Targets = slices.Clone(r.Targets)
+		r.Inflight = e.inflight()
 		out = append(out, r)
 	}
 	slices.SortFunc(out, func(a, b Route) int { return strings.Compare(a.Key, b.Key) })
 	return out
 }
 
-// routedBy returns the key of a route whose target is name, or "".
+// routedBy returns the key of a route one of whose targets is name, or "".
 func (t *table) routedBy(name string) string {
 	for k, e := range t.byKey {
-		if e.route.Target == name {
+		if slices.Contains(e.route.Targets, name) {
 			return k
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -224,32 +225,34 @@ func (e *InvalidError) Unwrap() error { return e.Err }
 // Routes returns the current routes sorted by key, with in-flight counts.
 func (s *Server) Routes() []Route { return s.table.Load().routes() }
 
-// SetRoute creates or switches the route r.Key and returns the target it
-// replaced. The new table is persisted before it is published, so a route that
-// serves traffic is always one a restarted proxy would also serve.
-func (s *Server) SetRoute(r Route) (previous string, err error) {
+// SetRoute creates or switches the route r.Key and returns the targets it
+// replaced. All of the route's targets change in one step: a request sees
+// either the old set or the new one. The new table is persisted before it is
+// published, so a route that serves traffic is always one a restarted proxy
+// would also serve.
+func (s *Server) SetRoute(r Route) (previous []string, err error) {
 	r, err = r.normalize()
 	if err != nil {
-		return "", &InvalidError{err}
+		return nil, &InvalidError{err}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur := s.table.Load()
 	if e, ok := cur.byKey[r.Key]; ok {
-		previous = e.route.Target
+		previous = slices.Clone(e.route.Targets)
 	}
 	next, err := cur.with(r, s.targets.get)
 	if err != nil {
-		return "", &InvalidError{err}
+		return nil, &InvalidError{err}
 	}
 	if err := saveState(s.opts.StateFile, next.routes()); err != nil {
-		return "", err
+		return nil, err
 	}
-	if t := next.byKey[r.Key].target; t != nil {
+	for _, t := range next.byKey[r.Key].targets {
 		t.refused.Store(false) // routed again (a rollback): dials are welcome
 	}
 	s.table.Store(next)
-	s.log.Info("route set", "key", r.Key, "hosts", r.Hosts, "target", r.Target, "previous", previous)
+	s.log.Info("route set", "key", r.Key, "hosts", r.Hosts, "targets", r.Targets, "previous", previous)
 	return previous, nil
 }
 

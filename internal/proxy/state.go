@@ -12,11 +12,16 @@ import (
 const stateVersion = 1
 
 // stateRoute is a Route as persisted: without the live in-flight count.
+// Target always holds the first target and Targets is written only for
+// several, so a file without replicas is byte for byte what a proxy from
+// before replicas wrote, and such a proxy (a downgrade) still reads a file
+// with replicas, serving the first of them.
 type stateRoute struct {
-	Key    string       `json:"key"`
-	Hosts  []string     `json:"hosts"`
-	Target string       `json:"target"`
-	Health *RouteHealth `json:"health,omitempty"`
+	Key     string       `json:"key"`
+	Hosts   []string     `json:"hosts"`
+	Target  string       `json:"target"`
+	Targets []string     `json:"targets,omitempty"`
+	Health  *RouteHealth `json:"health,omitempty"`
 }
 
 type stateDoc struct {
@@ -44,7 +49,7 @@ func loadState(path string) ([]Route, error) {
 	}
 	routes := make([]Route, 0, len(doc.Routes))
 	for _, sr := range doc.Routes {
-		r, err := Route{Key: sr.Key, Hosts: sr.Hosts, Target: sr.Target, Health: sr.Health}.normalize()
+		r, err := Route{Key: sr.Key, Hosts: sr.Hosts, Target: sr.Target, Targets: sr.Targets, Health: sr.Health}.normalize()
 		if err != nil {
 			return nil, fmt.Errorf("proxy state %s: %w", path, err)
 		}
@@ -58,7 +63,11 @@ func loadState(path string) ([]Route, error) {
 func saveState(path string, routes []Route) error {
 	doc := stateDoc{Version: stateVersion, Routes: make([]stateRoute, 0, len(routes))}
 	for _, r := range routes {
-		doc.Routes = append(doc.Routes, stateRoute{Key: r.Key, Hosts: r.Hosts, Target: r.Target, Health: r.Health})
+		sr := stateRoute{Key: r.Key, Hosts: r.Hosts, Target: r.Target, Health: r.Health}
+		if len(r.Targets) > 1 {
+			sr.Targets = r.Targets
+		}
+		doc.Routes = append(doc.Routes, sr)
 	}
 	data, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
