@@ -174,14 +174,6 @@ func rejectUnsupported(doc *composeDoc, p *types.Project, routed map[string]bool
 			doc.errorf(e, name, []string{"network_mode"}, "remove network_mode:",
 				"berth-proxy reaches routed services over the berth network")
 		}
-		if s.GetScale() > 1 {
-			keys := []string{"deploy", "replicas"}
-			if s.Scale != nil && doc.lookup("services", name, "scale") != nil {
-				keys = []string{"scale"}
-			}
-			doc.errorf(e, name, keys, "set it to 1 or remove it",
-				"berth runs one container per service per host; replicas arrive with Swarm")
-		}
 	}
 }
 

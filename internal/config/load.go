@@ -70,6 +70,7 @@ func Load(ctx context.Context, path string, opts LoadOptions) (*Config, error) {
 	}
 
 	r.checkServiceSpecs(bf.services, project, hostNames, len(bf.hosts) > 0)
+	checkReplicas(doc, project, bf.services, e)
 	if valid {
 		services := buildServices(bf.services, project, hostNames)
 		r.checkRouteHosts(bf.services, services)
