@@ -55,6 +55,9 @@ func runStatus(ctx context.Context, g *Globals) error {
 				if s.Current.Number > 0 {
 					cur = fmt.Sprintf("release %d (%s) %s %s", s.Current.Number, s.Current.Version, s.Current.Container, s.Current.State)
 				}
+				if n := len(s.Current.Containers); n > 1 {
+					cur += fmt.Sprintf(" (%d of %d replicas)", n, s.Current.Replicas)
+				}
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", s.Service, s.Kind, s.Route, cur)
 		}
@@ -105,14 +108,16 @@ func runReleases(ctx context.Context, g *Globals, args []string) error {
 		return printJSON(g.Stdout, map[string]any{"services": rows})
 	}
 	tw := tabwriter.NewWriter(g.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tSERVICE\tRELEASE\tVERSION\tIMAGE\tSTATE\tCREATED\t")
+	fmt.Fprintln(tw, "HOST\tSERVICE\tRELEASE\tVERSION\tIMAGE\tREPLICAS\tSTATE\tCREATED\t")
 	for _, r := range rows {
 		for _, rel := range r.Releases {
 			mark := ""
 			if rel.Current {
 				mark = "(serving)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", r.Host, r.Service, rel.Number, rel.Version, shortImage(rel.Image), rel.State, rel.Created.Local().Format(time.DateTime), mark)
+			// Replicas that exist of those the release was created with.
+			replicas := fmt.Sprintf("%d/%d", len(rel.Containers), rel.Replicas)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Host, r.Service, rel.Number, rel.Version, shortImage(rel.Image), replicas, rel.State, rel.Created.Local().Format(time.DateTime), mark)
 		}
 	}
 	return tw.Flush()

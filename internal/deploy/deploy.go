@@ -47,6 +47,7 @@ type ServiceResult struct {
 	Release   int     `json:"release,omitempty"`
 	Version   string  `json:"version,omitempty"`
 	Container string  `json:"container"`
+	Replicas  int     `json:"replicas,omitempty"` // containers of the release on the host
 	Previous  string  `json:"previous,omitempty"`
 	Seconds   float64 `json:"seconds"`
 }

@@ -90,17 +90,16 @@ func (d *Deployer) rollbackOne(ctx context.Context, eng Engine, svc *config.Serv
 		}
 	}
 	if cur != nil && cur.Number == target.Number {
-		res.Action, res.Release, res.Version, res.Container = "unchanged", cur.Number, cur.Version, cur.Container
+		res.Action, res.Release, res.Version, res.Container, res.Replicas = "unchanged", cur.Number, cur.Version, cur.Container, len(cur.Containers)
 		d.progress().Step(Event{Host: host, Service: svc.Name, Step: "unchanged", Detail: fmt.Sprintf("release %d already serves", cur.Number)})
 		return res, nil
 	}
-	d.progress().Step(Event{Host: host, Service: svc.Name, Step: "rollback", Detail: fmt.Sprintf("starting release %d (%s) as %s", target.Number, target.Version, target.Container)})
-	if !target.Running() {
-		if err := eng.StartContainer(ctx, target.Container); err != nil {
-			return res, err
-		}
+	d.progress().Step(Event{Host: host, Service: svc.Name, Step: "rollback", Detail: fmt.Sprintf("starting release %d (%s) as %s", target.Number, target.Version, replicaNames(*target))})
+	// Every replica the kept release had comes back, or none does.
+	if err := startRelease(ctx, eng, svc, *target); err != nil {
+		return res, err
 	}
-	res.Action, res.Release, res.Version, res.Container = "rolled-back", target.Number, target.Version, target.Container
+	res.Action, res.Release, res.Version, res.Container, res.Replicas = "rolled-back", target.Number, target.Version, target.Container, len(target.Containers)
 	if cur != nil {
 		res.Previous = cur.Container
 	}

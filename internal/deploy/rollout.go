@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,8 +21,8 @@ func routeTarget(container string, port int) string {
 	return container + ":" + strconv.Itoa(port)
 }
 
-// current finds the serving release: for a routed service the container the
-// proxy routes to, for a worker the newest running release.
+// current finds the serving release: for a routed service the one whose
+// containers the proxy routes to, for a worker the newest running release.
 func current(ctx context.Context, eng Engine, app string, svc *config.Service, hist []release.Release) (*release.Release, error) {
 	if svc.Route != nil {
 		routes, err := ProxyClient(eng).Routes(ctx)
@@ -32,10 +33,12 @@ func current(ctx context.Context, eng Engine, app string, svc *config.Service, h
 			if r.Key != RouteKey(app, svc.Name) {
 				continue
 			}
-			name, _, _ := strings.Cut(r.Target, ":")
-			for i := range hist {
-				if hist[i].Container == name {
-					return &hist[i], nil
+			for _, t := range r.TargetList() {
+				name, _, _ := strings.Cut(t, ":")
+				for i := range hist {
+					if slices.ContainsFunc(hist[i].Containers, func(c release.Replica) bool { return c.Container == name }) {
+						return &hist[i], nil
+					}
 				}
 			}
 		}
@@ -75,21 +78,25 @@ func (d *Deployer) rollOut(ctx context.Context, eng Engine, svc *config.Service,
 	if err != nil {
 		return res, err
 	}
-	if cur != nil && cur.Running() && cur.ConfigHash == spec.Labels[release.LabelConfigHash] {
+	specs := replicaSpecs(d.Cfg.App, svc, spec, n)
+	// A release that lost a replica, or has one stopped, is not what the
+	// config asks for: a new, whole one replaces it.
+	if cur != nil && cur.AllRunning() && cur.ConfigHash == specs[0].Labels[release.LabelConfigHash] {
 		pr.Step(Event{Host: host, Service: svc.Name, Step: "unchanged", Detail: fmt.Sprintf("release %d (%s) already runs this config", cur.Number, cur.Version)})
 		// A worker whose deploy was interrupted before its gate still runs
 		// beside the old release: gate it now, before the old one stops.
 		if svc.Route == nil && othersRunning(hist, cur.Number) {
-			pr.Step(Event{Host: host, Service: svc.Name, Step: "health", Detail: "finishing an interrupted deploy: waiting for " + cur.Container})
-			if last, err := d.waitReady(ctx, eng, svc, cur.ContainerID); err != nil {
-				logs := failNew(ctx, eng, cur.ContainerID)
-				return res, &HealthError{Host: host, Service: svc.Name, Container: cur.Container, Release: cur.Number, Timeout: svc.Deploy.HealthTimeout, LastCheck: last, Logs: logs}
+			pr.Step(Event{Host: host, Service: svc.Name, Step: "health", Detail: "finishing an interrupted deploy: waiting for " + replicaNames(*cur)})
+			if r := d.waitAllReady(ctx, eng, svc, *cur); r.err != nil {
+				logs := failNew(ctx, eng, r.replica.ContainerID)
+				discardRelease(ctx, eng, *cur)
+				return res, &HealthError{Host: host, Service: svc.Name, Container: r.replica.Container, Release: cur.Number, Timeout: svc.Deploy.HealthTimeout, LastCheck: r.last, Logs: logs}
 			}
 		}
 		if err := d.retire(ctx, eng, svc, hist, cur.Number); err != nil {
 			return res, err
 		}
-		res.Action, res.Release, res.Version, res.Container = "unchanged", cur.Number, cur.Version, cur.Container
+		res.Action, res.Release, res.Version, res.Container, res.Replicas = "unchanged", cur.Number, cur.Version, cur.Container, len(cur.Containers)
 		return res, nil
 	}
 	// A deploy killed before its switch leaves a newer release that never
@@ -100,29 +107,30 @@ func (d *Deployer) rollOut(ctx context.Context, eng Engine, svc *config.Service,
 		// a running one that does not serve was started by a deploy that
 		// never switched.
 		if r.Running() && (cur != nil && r.Number > cur.Number || cur == nil && svc.Route != nil) {
-			pr.Step(Event{Host: host, Service: svc.Name, Step: "cleanup", Detail: fmt.Sprintf("removing %s left by an interrupted deploy", r.Container)})
-			if err := eng.DiscardContainer(ctx, r.ContainerID); err != nil && !engine.IsNotFound(err) {
-				return res, err
+			pr.Step(Event{Host: host, Service: svc.Name, Step: "cleanup", Detail: fmt.Sprintf("removing %s left by an interrupted deploy", replicaNames(r))})
+			for _, c := range r.Containers {
+				if err := eng.DiscardContainer(ctx, c.ContainerID); err != nil && !engine.IsNotFound(err) {
+					return res, err
+				}
 			}
 			continue
 		}
 		kept = append(kept, r)
 	}
 	hist = kept
-	pr.Step(Event{Host: host, Service: svc.Name, Step: "create", Detail: fmt.Sprintf("release %d (%s) as %s", n, version, spec.Name)})
-	id, err := d.create(ctx, eng, svc, spec)
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = s.Name
+	}
+	pr.Step(Event{Host: host, Service: svc.Name, Step: "create", Detail: fmt.Sprintf("release %d (%s) as %s", n, version, strings.Join(names, ", "))})
+	newRel, err := d.createReplicas(ctx, eng, svc, specs)
 	if err != nil {
 		return res, err
 	}
-	if err := eng.StartContainer(ctx, id); err != nil {
-		logs := failNew(ctx, eng, id)
-		return res, fmt.Errorf("%w\nlast log lines of %s:\n%s", err, spec.Name, indent(logs))
-	}
-	res.Action, res.Release, res.Version, res.Container = "deployed", n, version, spec.Name
+	res.Action, res.Release, res.Version, res.Container, res.Replicas = "deployed", n, version, newRel.Container, len(specs)
 	if cur != nil {
 		res.Previous = cur.Container
 	}
-	newRel := release.Release{Service: svc.Name, Number: n, Version: version, Container: spec.Name, ContainerID: id}
 	if err := d.promote(ctx, eng, svc, newRel, hist, false); err != nil {
 		return res, err
 	}
@@ -135,30 +143,39 @@ func (d *Deployer) rollOut(ctx context.Context, eng Engine, svc *config.Service,
 func (d *Deployer) promote(ctx context.Context, eng Engine, svc *config.Service, rel release.Release, hist []release.Release, rollback bool) error {
 	pr := d.progress()
 	host := eng.Host()
-	pr.Step(Event{Host: host, Service: svc.Name, Step: "health", Detail: "waiting for " + rel.Container + " to become healthy"})
-	last, err := d.waitReady(ctx, eng, svc, rel.ContainerID)
-	if err != nil {
-		var logs string
+	pr.Step(Event{Host: host, Service: svc.Name, Step: "health", Detail: "waiting for " + replicaNames(rel) + " to become healthy"})
+	ready := d.waitAllReady(ctx, eng, svc, rel)
+	if err := ready.err; err != nil {
+		// Every replica goes, or stops again: a release serves whole.
+		cctx, cancel := cleanupCtx(ctx)
+		logs, _ := eng.ContainerLogs(cctx, ready.replica.ContainerID, 30)
 		if rollback {
-			cctx, cancel := cleanupCtx(ctx)
-			logs, _ = eng.ContainerLogs(cctx, rel.ContainerID, 30)
-			_ = eng.StopContainer(cctx, rel.ContainerID, stopTimeout(svc))
-			cancel()
+			_ = stopRelease(cctx, eng, svc, rel)
 		} else {
-			logs = failNew(ctx, eng, rel.ContainerID)
+			discardRelease(cctx, eng, rel)
 		}
+		cancel()
 		if ctx.Err() != nil {
 			what := "removed"
 			if rollback {
 				what = "stopped again"
 			}
-			return fmt.Errorf("host %s: service %s: interrupted before the switch; %s was %s and the previous release keeps serving: %w", host, svc.Name, rel.Container, what, ctx.Err())
+			return fmt.Errorf("host %s: service %s: interrupted before the switch; %s was %s and the previous release keeps serving: %w", host, svc.Name, replicaNames(rel), what, ctx.Err())
 		}
-		pr.Step(Event{Host: host, Service: svc.Name, Step: "failed", Detail: rel.Container + " is not healthy; the previous release keeps serving"})
+		detail := ready.replica.Container + " is not healthy; the previous release keeps serving"
+		if len(rel.Containers) > 1 {
+			what := "removed"
+			if rollback {
+				what = "stopped again"
+			}
+			detail = fmt.Sprintf("%s is not healthy, so all %d replicas of release %d were %s; the previous release keeps serving", ready.replica.Container, len(rel.Containers), rel.Number, what)
+		}
+		pr.Step(Event{Host: host, Service: svc.Name, Step: "failed", Detail: detail})
+		last := ready.last
 		if last == "" {
 			last = err.Error()
 		}
-		return &HealthError{Host: host, Service: svc.Name, Container: rel.Container, Release: rel.Number, Timeout: svc.Deploy.HealthTimeout, LastCheck: last, Logs: logs}
+		return &HealthError{Host: host, Service: svc.Name, Container: ready.replica.Container, Release: rel.Number, Timeout: svc.Deploy.HealthTimeout, LastCheck: last, Logs: logs}
 	}
 	// From here the new release serves: finishing the handover matters more
 	// than an interrupt, so it runs to its end, bounded by what it may take.
@@ -167,28 +184,36 @@ func (d *Deployer) promote(ctx context.Context, eng Engine, svc *config.Service,
 	if svc.Route != nil {
 		pc := ProxyClient(eng)
 		key := RouteKey(d.Cfg.App, svc.Name)
-		target := routeTarget(rel.Container, svc.Route.Port)
-		prev, err := pc.SetRoute(ctx, proxy.Route{Key: key, Hosts: []string{svc.Route.Host}, Target: target,
+		targets := routeTargets(rel, svc.Route.Port)
+		target := strings.Join(targets, ", ")
+		prevs, err := pc.SwitchRoute(ctx, proxy.Route{Key: key, Hosts: []string{svc.Route.Host}, Targets: targets,
 			Health: &proxy.RouteHealth{Path: svc.Route.Health, IntervalMS: svc.Route.HealthInterval.Milliseconds(), TimeoutMS: svc.Route.HealthRequestTimeout.Milliseconds()}})
 		if err != nil {
 			// The exec may have failed after the proxy saved the switch:
 			// only a route that still points elsewhere lets the new
 			// release go. Removing a container the route points at would be
 			// an outage.
-			if routed, rerr := routesTo(ctx, pc, key, target); rerr != nil || routed {
+			if routed, rerr := routesTo(ctx, pc, key, targets); rerr != nil || routed {
 				return fmt.Errorf("host %s: service %s: switching the route to %s: %w (fix: run `berth status`; if the route points at %s, deploy again to finish the handover)", host, svc.Name, target, err, rel.Container)
 			}
 			if rollback {
-				_ = eng.StopContainer(ctx, rel.ContainerID, stopTimeout(svc))
+				_ = stopRelease(ctx, eng, svc, rel)
 			} else {
-				failNew(ctx, eng, rel.ContainerID)
+				discardRelease(ctx, eng, rel)
 			}
 			return fmt.Errorf("host %s: service %s: switching the route to %s failed; the previous release keeps serving: %w", host, svc.Name, target, err)
 		}
 		pr.Step(Event{Host: host, Service: svc.Name, Step: "switch", Detail: fmt.Sprintf("%s now routes to %s", svc.Route.Host, target)})
-		if prev != "" && prev != target {
+		var old []string
+		for _, p := range prevs {
+			if !slices.Contains(targets, p) {
+				old = append(old, p)
+			}
+		}
+		if len(old) > 0 {
+			prev := strings.Join(old, ", ")
 			pr.Step(Event{Host: host, Service: svc.Name, Step: "drain", Detail: fmt.Sprintf("draining %s (up to %s)", prev, svc.Deploy.Drain)})
-			if _, err := pc.Drain(ctx, prev, svc.Deploy.Drain); err != nil {
+			if _, err := pc.DrainTargets(ctx, old, svc.Deploy.Drain); err != nil {
 				// Traffic already moved; stopping the old release is still
 				// right, it only loses the wait for its last requests.
 				pr.Step(Event{Host: host, Service: svc.Name, Step: "drain", Detail: "drain failed, stopping the old release anyway: " + err.Error()})
@@ -198,15 +223,15 @@ func (d *Deployer) promote(ctx context.Context, eng Engine, svc *config.Service,
 	return d.retire(ctx, eng, svc, hist, rel.Number)
 }
 
-// routesTo reports whether the proxy's route key points at target.
-func routesTo(ctx context.Context, pc *proxy.Client, key, target string) (bool, error) {
+// routesTo reports whether the proxy's route key points at any of targets.
+func routesTo(ctx context.Context, pc *proxy.Client, key string, targets []string) (bool, error) {
 	routes, err := pc.Routes(ctx)
 	if err != nil {
 		return false, err
 	}
 	for _, r := range routes {
 		if r.Key == key {
-			return r.Target == target, nil
+			return slices.ContainsFunc(r.TargetList(), func(t string) bool { return slices.Contains(targets, t) }), nil
 		}
 	}
 	return false, nil
@@ -229,8 +254,8 @@ func (d *Deployer) retire(ctx context.Context, eng Engine, svc *config.Service, 
 		if r.Number == keep || !r.Running() {
 			continue
 		}
-		pr.Step(Event{Host: eng.Host(), Service: svc.Name, Step: "stop", Detail: fmt.Sprintf("stopping %s (kept for rollback)", r.Container)})
-		if err := eng.StopContainer(ctx, r.ContainerID, stopTimeout(svc)); err != nil && !engine.IsNotFound(err) {
+		pr.Step(Event{Host: eng.Host(), Service: svc.Name, Step: "stop", Detail: fmt.Sprintf("stopping %s (kept for rollback)", replicaNames(r))})
+		if err := stopRelease(ctx, eng, svc, r); err != nil {
 			return err
 		}
 	}
@@ -240,11 +265,14 @@ func (d *Deployer) retire(ctx context.Context, eng Engine, svc *config.Service, 
 		if r.Number == keep {
 			continue
 		}
+		// keep counts releases, whatever their number of replicas.
 		kept++
 		if kept > svc.Deploy.Keep {
-			pr.Step(Event{Host: eng.Host(), Service: svc.Name, Step: "prune", Detail: fmt.Sprintf("removing %s (beyond keep: %d)", r.Container, svc.Deploy.Keep)})
-			if err := eng.RemoveContainer(ctx, r.ContainerID, true); err != nil && !engine.IsNotFound(err) {
-				return err
+			pr.Step(Event{Host: eng.Host(), Service: svc.Name, Step: "prune", Detail: fmt.Sprintf("removing %s (beyond keep: %d)", replicaNames(r), svc.Deploy.Keep)})
+			for _, c := range r.Containers {
+				if err := eng.RemoveContainer(ctx, c.ContainerID, true); err != nil && !engine.IsNotFound(err) {
+					return err
+				}
 			}
 		}
 	}

@@ -28,9 +28,12 @@ type ProxyStatus struct {
 
 // ServiceStatus is one service's releases on a host.
 type ServiceStatus struct {
-	Service  string            `json:"service"`
-	Kind     string            `json:"kind"` // web, worker, accessory
-	Route    string            `json:"route,omitempty"`
+	Service string `json:"service"`
+	Kind    string `json:"kind"` // web, worker, accessory
+	Route   string `json:"route,omitempty"`
+	// Replicas is how many containers a release of the service runs on
+	// the host by the config; each release says what it was created with.
+	Replicas int               `json:"replicas"`
 	Current  *release.Release  `json:"current"`
 	Releases []release.Release `json:"releases"`
 }
@@ -67,12 +70,12 @@ func (d *Deployer) Status(ctx context.Context) ([]HostStatus, error) {
 			if !onHost(svc.Hosts, h.Name) {
 				continue
 			}
-			ss := ServiceStatus{Service: svc.Name, Kind: svc.Kind(), Releases: hists[svc.Name]}
+			ss := ServiceStatus{Service: svc.Name, Kind: svc.Kind(), Releases: hists[svc.Name], Replicas: svc.Replicas()}
 			switch {
 			case svc.Accessory:
 				for _, c := range cs {
 					if c.Name == release.AccessoryName(d.Cfg.App, svc.Name) && c.Labels[release.LabelRole] == release.RoleAccessory {
-						ss.Current = &release.Release{Service: svc.Name, Container: c.Name, ContainerID: c.ID, State: c.State, Status: c.Status, Image: c.Image, Version: c.Labels[release.LabelVersion], Created: c.Created, Current: true}
+						ss.Current = &release.Release{Service: svc.Name, Container: c.Name, ContainerID: c.ID, State: c.State, Status: c.Status, Image: c.Image, Version: c.Labels[release.LabelVersion], Created: c.Created, Current: true, Replicas: 1}
 					}
 				}
 			case svc.Route != nil:
