@@ -1,9 +1,10 @@
 // Package proxy is berth-proxy: the per-host reverse proxy that makes deploys
 // zero-downtime.
 //
-// It owns the route table (Host header -> current target container), the atomic
-// switch of a route from one target to another, in-flight tracking and draining of
-// the old target, HTTP health checks run from inside the Docker network, the state
+// It owns the route table (Host header -> the current target containers: one, or
+// the replicas of a release, chosen by fewest requests in flight), the atomic
+// switch of a route from one set of targets to another, in-flight tracking and
+// draining of the old targets, HTTP health checks run from inside the Docker network, the state
 // file that lets a restarted proxy route exactly as before, the access log, and the
 // admin API (HTTP+JSON on a unix socket) together with the client the CLI uses to
 // drive it through `docker exec`.
