@@ -9,6 +9,7 @@ import (
 	"maps"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/berthhq/berth/internal/config"
 	"github.com/berthhq/berth/internal/engine"
@@ -79,17 +80,22 @@ func discardRelease(ctx context.Context, eng Engine, rel release.Release) {
 	}
 }
 
-// stopRelease stops every running container of a release.
+// stopRelease stops every running container of a release, side by side:
+// each gets its full stop_grace_period, and N replicas take the time of one.
 func stopRelease(ctx context.Context, eng Engine, svc *config.Service, rel release.Release) error {
-	var errs []error
-	for _, c := range rel.Containers {
+	errs := make([]error, len(rel.Containers))
+	var wg sync.WaitGroup
+	for i, c := range rel.Containers {
 		if !c.Running() {
 			continue
 		}
-		if err := eng.StopContainer(ctx, c.ContainerID, stopTimeout(svc)); err != nil && !engine.IsNotFound(err) {
-			errs = append(errs, err)
-		}
+		wg.Go(func() {
+			if err := eng.StopContainer(ctx, c.ContainerID, stopTimeout(svc)); err != nil && !engine.IsNotFound(err) {
+				errs[i] = err
+			}
+		})
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 
@@ -148,8 +154,8 @@ type readyResult struct {
 
 // waitAllReady gates every replica of a release at once, each as
 // waitReady does one. The first that fails ends the wait for the others: a
-// release serves whole or not at all. It returns the failed replica's
-// result, or the last healthy one's.
+// release serves whole or not at all. It returns the first failed replica's
+// result, or the last healthy one's, once every wait has returned.
 func (d *Deployer) waitAllReady(ctx context.Context, eng Engine, svc *config.Service, rel release.Release) readyResult {
 	if len(rel.Containers) == 1 {
 		last, err := d.waitReady(ctx, eng, svc, rel.Containers[0].ContainerID)
@@ -164,13 +170,17 @@ func (d *Deployer) waitAllReady(ctx context.Context, eng Engine, svc *config.Ser
 			results <- readyResult{c, last, err}
 		}()
 	}
-	var ok readyResult
+	var ok, failed readyResult
 	for range rel.Containers {
 		r := <-results
-		if r.err != nil {
-			return r
+		if r.err != nil && failed.err == nil {
+			failed = r
+			cancel() // the others return at once; their verdicts no longer matter
 		}
 		ok = r
+	}
+	if failed.err != nil {
+		return failed
 	}
 	return ok
 }

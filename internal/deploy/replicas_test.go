@@ -26,13 +26,13 @@ import (
 
 // fakeHost is one Docker host in memory, with a real berth-proxy route
 // table behind its `docker exec` admin calls. Health checks, which would
-// dial the containers, are answered by healthy.
+// dial the containers, pass for every target but unhealthy.
 type fakeHost struct {
 	mu         sync.Mutex
 	containers map[string]*fakeContainer // by ID
 	seq        int
 	proxy      *proxy.Server
-	healthy    func(target string) bool
+	unhealthy  string // a target whose health check fails
 }
 
 type fakeContainer struct {
@@ -47,12 +47,18 @@ func newFakeHost(t *testing.T) *fakeHost {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fakeHost{containers: map[string]*fakeContainer{}, proxy: srv, healthy: func(string) bool { return true }}
+	return &fakeHost{containers: map[string]*fakeContainer{}, proxy: srv}
 }
 
 var errNotFound = cerrdefs.ErrNotFound.WithMessage("no such container")
 
 func (f *fakeHost) Host() string { return "h1" }
+
+func (f *fakeHost) setUnhealthy(target string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.unhealthy = target
+}
 
 func (f *fakeHost) find(idOrName string) *fakeContainer {
 	for _, c := range f.containers {
@@ -154,7 +160,9 @@ func (f *fakeHost) Exec(_ context.Context, id string, cmd []string) (engine.Exec
 		if err := json.Unmarshal([]byte(body), &req); err != nil {
 			return engine.ExecResult{}, err
 		}
-		res := proxy.CheckResult{Healthy: f.healthy(req.Target), Attempts: 1, Status: 200}
+		f.mu.Lock()
+		res := proxy.CheckResult{Healthy: req.Target != f.unhealthy, Attempts: 1, Status: 200}
+		f.mu.Unlock()
 		if !res.Healthy {
 			res.Status = 500
 		}
@@ -264,7 +272,7 @@ func TestReplicaReleaseLifecycle(t *testing.T) {
 	}
 
 	// One unhealthy replica: all three new ones go, v2 keeps serving.
-	f.healthy = func(target string) bool { return target != "shop-web-3-r2:8080" }
+	f.setUnhealthy("shop-web-3-r2:8080")
 	_, err = d.rollOut(ctx, f, svc, "shop/web:3", "")
 	var he *HealthError
 	if !errors.As(err, &he) || he.Container != "shop-web-3-r2" || he.Release != 3 {
@@ -276,7 +284,7 @@ func TestReplicaReleaseLifecycle(t *testing.T) {
 	if !slices.Equal(f.running("web"), v2) || !slices.Equal(f.routeTargets(t), []string{"shop-web-2:8080", "shop-web-2-r2:8080", "shop-web-2-r3:8080"}) {
 		t.Fatalf("v2 should keep serving: running %v, route %v", f.running("web"), f.routeTargets(t))
 	}
-	f.healthy = func(string) bool { return true }
+	f.setUnhealthy("")
 
 	// Rollback brings all three of release 1 back.
 	res, err = d.rollbackOne(ctx, f, svc, 1)
