@@ -93,6 +93,9 @@ func printResult(g *Globals, res *deploy.Result, err error) {
 		if s.Release > 0 {
 			line += fmt.Sprintf(" release %d (%s)", s.Release, s.Version)
 		}
+		if s.Replicas > 1 {
+			line += fmt.Sprintf(", %d replicas", s.Replicas)
+		}
 		if s.Previous != "" {
 			line += ", previous " + s.Previous + " stopped and kept"
 		}
