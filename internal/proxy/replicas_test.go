@@ -32,7 +32,8 @@ func (p *testProxy) routeAll(t *testing.T, key, host string, targets ...string) 
 }
 
 func TestSeveralTargetsShareTraffic(t *testing.T) {
-	p := startProxy(t, Options{})
+	var alog syncBuffer
+	p := startProxy(t, Options{AccessLog: &alog})
 	names := []string{"r1", "r2", "r3"}
 	var targets []string
 	for _, n := range names {
@@ -51,6 +52,13 @@ func TestSeveralTargetsShareTraffic(t *testing.T) {
 	for _, n := range names {
 		if seen[n] == 0 {
 			t.Fatalf("replica %s got no request of 30 on fresh connections: %v", n, seen)
+		}
+	}
+	// The access log names the replica that answered, not the route's first.
+	waitFor(t, "30 access log lines", func() bool { return strings.Count(alog.String(), "\n") >= 30 })
+	for i, target := range targets {
+		if got := strings.Count(alog.String(), `"target":"`+target+`"`); got != seen[names[i]] {
+			t.Errorf("access log names %s %d times; it answered %d requests", target, got, seen[names[i]])
 		}
 	}
 
