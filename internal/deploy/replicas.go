@@ -80,15 +80,15 @@ func discardRelease(ctx context.Context, eng Engine, rel release.Release) {
 	}
 }
 
-// stopRelease stops every running container of a release, side by side:
-// each gets its full stop_grace_period, and N replicas take the time of one.
+// stopRelease stops every container of a release, side by side: each
+// gets its full stop_grace_period, and N replicas take the time of one.
+// Each is stopped whatever state the release was read in (stopping a
+// stopped container changes nothing): a rollback target read as exited may
+// have been started since.
 func stopRelease(ctx context.Context, eng Engine, svc *config.Service, rel release.Release) error {
 	errs := make([]error, len(rel.Containers))
 	var wg sync.WaitGroup
 	for i, c := range rel.Containers {
-		if !c.Running() {
-			continue
-		}
 		wg.Go(func() {
 			if err := eng.StopContainer(ctx, c.ContainerID, stopTimeout(svc)); err != nil && !engine.IsNotFound(err) {
 				errs[i] = err

@@ -295,6 +295,17 @@ func TestReplicaReleaseLifecycle(t *testing.T) {
 		t.Fatalf("after rollback: running %v, route %v", f.running("web"), f.routeTargets(t))
 	}
 
+	// A rollback whose target has an unhealthy replica stops all of it
+	// again; release 1 keeps serving.
+	f.setUnhealthy("shop-web-2-r2:8080")
+	if _, err := d.rollbackOne(ctx, f, svc, 2); !errors.As(err, &he) || he.Container != "shop-web-2-r2" {
+		t.Fatalf("rollback to a release with an unhealthy replica: %v", err)
+	}
+	if !slices.Equal(f.running("web"), v1) || len(f.all("web")) != 6 {
+		t.Fatalf("after a failed rollback: running %v, all %v; want release 1 serving, release 2 stopped and kept", f.running("web"), f.all("web"))
+	}
+	f.setUnhealthy("")
+
 	// A kept release that lost a replica is not brought back short.
 	f.RemoveContainer(ctx, "shop-web-2-r3", true)
 	if _, err := d.rollbackOne(ctx, f, svc, 2); err == nil || !strings.Contains(err.Error(), "replica 3 no longer exists") {

@@ -148,7 +148,10 @@ func (d *Deployer) promote(ctx context.Context, eng Engine, svc *config.Service,
 	if err := ready.err; err != nil {
 		// Every replica goes, or stops again: a release serves whole.
 		cctx, cancel := cleanupCtx(ctx)
-		logs, _ := eng.ContainerLogs(cctx, ready.replica.ContainerID, 30)
+		logs, lerr := eng.ContainerLogs(cctx, ready.replica.ContainerID, 30)
+		if lerr != nil {
+			logs += "(could not read the logs: " + lerr.Error() + ")"
+		}
 		if rollback {
 			_ = stopRelease(cctx, eng, svc, rel)
 		} else {
