@@ -38,7 +38,7 @@ func (s *Server) AdminHandler() http.Handler {
 			writeError(w, err)
 			return
 		}
-		prev, err := s.SetRoute(route)
+		prev, err := s.SwitchRoute(route)
 		if err != nil {
 			writeError(w, err)
 			return

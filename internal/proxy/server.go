@@ -225,12 +225,22 @@ func (e *InvalidError) Unwrap() error { return e.Err }
 // Routes returns the current routes sorted by key, with in-flight counts.
 func (s *Server) Routes() []Route { return s.table.Load().routes() }
 
-// SetRoute creates or switches the route r.Key and returns the targets it
+// SetRoute creates or switches the route r.Key and returns the target it
+// replaced (the first, when there were several); SwitchRoute returns all.
+func (s *Server) SetRoute(r Route) (previous string, err error) {
+	prev, err := s.SwitchRoute(r)
+	if len(prev) > 0 {
+		previous = prev[0]
+	}
+	return previous, err
+}
+
+// SwitchRoute creates or switches the route r.Key and returns the targets it
 // replaced. All of the route's targets change in one step: a request sees
 // either the old set or the new one. The new table is persisted before it is
 // published, so a route that serves traffic is always one a restarted proxy
 // would also serve.
-func (s *Server) SetRoute(r Route) (previous []string, err error) {
+func (s *Server) SwitchRoute(r Route) (previous []string, err error) {
 	r, err = r.normalize()
 	if err != nil {
 		return nil, &InvalidError{err}
