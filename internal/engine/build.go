@@ -246,3 +246,11 @@ func (c *Client) SaveImages(ctx context.Context, refs []string) (io.ReadCloser, 
 	}
 	return rc, nil
 }
+
+// TagImage gives the image source (a reference or ID) the tag target.
+func (c *Client) TagImage(ctx context.Context, source, target string) error {
+	if _, err := c.api.ImageTag(ctx, client.ImageTagOptions{Source: source, Target: target}); err != nil {
+		return fmt.Errorf("host %s: tagging %s as %s: %w", c.Host(), source, target, err)
+	}
+	return nil
+}
