@@ -136,8 +136,8 @@ func (f *fakeEngine) LoadImage(_ context.Context, r io.Reader) error {
 
 type notFound struct{}
 
-func (notFound) Error() string  { return "not found" }
-func (notFound) NotFound()      {}
+func (notFound) Error() string { return "not found" }
+func (notFound) NotFound()     {}
 
 func service(t *testing.T, dir string) *config.Service {
 	return &config.Service{Name: "web", Source: config.Position{File: "/p/compose.yaml", Line: 3, Column: 3},

@@ -46,6 +46,14 @@ func RevisionTag(name, revision string) string {
 	return Repository(name) + ":" + revision
 }
 
+// PlannedRef is what a deploy will run for a service it builds, for
+// judging it before the build (policy check): its name tagged with the
+// placeholder "revision", since the real one, a commit or a context hash,
+// is known only when the build starts. Either way the tag is immutable.
+func PlannedRef(app, service, image string) string {
+	return RevisionTag(ImageName(app, service, image), "revision")
+}
+
 // Revision names the source of a build: the git commit (12 hex, with
 // -dirty when the work tree has changes) of the repository holding dir,
 // or, outside git, the first 12 hex of the context's digest.
