@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"os/exec"
@@ -165,5 +166,65 @@ func removeImages(t *testing.T, repo string) {
 	out, _ := exec.Command("docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repo).Output()
 	for _, ref := range strings.Fields(string(out)) {
 		_ = exec.Command("docker", "image", "rm", "-f", ref).Run()
+	}
+}
+
+// TestBuildMultiHost deploys a built worker to two engines: the image is
+// built on the first host only and copied to the second through the
+// Engine API (save, load); a second deploy neither builds nor copies.
+func TestBuildMultiHost(t *testing.T) {
+	engines := testenv.StartEngines(t, 2, testenv.ExtraEngineOptions{})
+	dir := t.TempDir()
+	ctxDir := filepath.Join(dir, "w")
+	if err := os.MkdirAll(ctxDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, testenv.GoBuild(t, "internal/testenv/testapp"), filepath.Join(ctxDir, "app"))
+	write(t, filepath.Join(ctxDir, "Dockerfile"), "FROM scratch\nCOPY app /app\nENTRYPOINT [\"/app\", \"worker\"]\n")
+	write(t, filepath.Join(dir, "compose.yaml"), "services:\n  w:\n    build: ./w\n")
+	write(t, filepath.Join(dir, "berth.yaml"), "app: multibuild\nhosts:\n  a: "+engines[0].Host+"\n  b: "+engines[1].Host+"\nservices:\n  w:\n    deploy: { min_ready: 1s }\n")
+
+	out, code := berthIn(t, dir, "deploy")
+	if code != 0 {
+		t.Fatalf("deploy: exit %d\n%s", code, out)
+	}
+	var built, copied []string
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 || f[3] != "build" {
+			continue
+		}
+		switch f[4] {
+		case "building":
+			built = append(built, f[1])
+		case "copying":
+			copied = append(copied, f[1])
+		}
+	}
+	if strings.Join(built, ",") != "a" || strings.Join(copied, ",") != "b" {
+		t.Errorf("built on %v, copied to %v; want built on a only and copied to b\n%s", built, copied, out)
+	}
+	ctx := context.Background()
+	var ids []string
+	for _, e := range engines {
+		id, err := e.Docker(ctx, "image", "inspect", "-f", "{{.Id}}", "multibuild-w")
+		if err != nil {
+			t.Fatalf("%s: %v %s", e.Name, err, id)
+		}
+		ids = append(ids, strings.TrimSpace(id))
+		if state, err := e.Docker(ctx, "inspect", "-f", "{{.State.Running}}", "multibuild-w-1"); err != nil || strings.TrimSpace(state) != "true" {
+			t.Errorf("%s: the worker is not running: %v %s", e.Name, err, state)
+		}
+	}
+	if ids[0] != ids[1] {
+		t.Errorf("the hosts run different images: %v", ids)
+	}
+
+	out, code = berthIn(t, dir, "deploy")
+	if code != 0 {
+		t.Fatalf("second deploy: exit %d\n%s", code, out)
+	}
+	if !strings.Contains(out, "not rebuilt") || strings.Contains(out, "building ") || strings.Contains(out, "copying ") {
+		t.Errorf("the second deploy built or copied again:\n%s", out)
 	}
 }
