@@ -235,7 +235,7 @@ func buildOn(ctx context.Context, req Request, eng Engine, bc *Context, name, ha
 		req.Progress(eng.Host(), "build", detail)
 		id, err := sendBuild(ctx, eng, bc, opts, show)
 		if errors.Is(err, engine.ErrBuilderUnavailable) && fallback {
-			builder, fallback, why = engine.BuilderClassic, false, "the engine offers no BuildKit through its API"
+			builder, fallback, why = engine.BuilderClassic, false, "the engine refused BuildKit: "+err.Error()
 			continue
 		}
 		if err != nil {
