@@ -228,3 +228,30 @@ func TestBuildMultiHost(t *testing.T) {
 		t.Errorf("the second deploy built or copied again:\n%s", out)
 	}
 }
+
+// TestBuildContextRefused: a context with a symlink leaving it is refused
+// with the link's path and the fix, exit 8, before anything is created.
+func TestBuildContextRefused(t *testing.T) {
+	a := newApp(t, "", "")
+	ctxDir := filepath.Join(a.dir, "web")
+	if err := os.MkdirAll(ctxDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(ctxDir, "Dockerfile"), "FROM scratch\nCOPY . /\n")
+	if err := os.Symlink("../../../etc", filepath.Join(ctxDir, "conf")); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(a.dir, "compose.yaml"), "services:\n  web:\n    build: ./web\n")
+	out, errOut, code := a.run("deploy")
+	if code != 8 {
+		t.Fatalf("exit %d, want 8\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"compose.yaml:2:3: service web: build context: " + filepath.Join(ctxDir, "conf") + ": symlink to ../../../etc leaves the build context", "(fix: ", "nothing was deployed on any host"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("message lacks %q:\n%s", want, errOut)
+		}
+	}
+	if ps, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=berth.app="+a.name).Output(); len(strings.TrimSpace(string(ps))) > 0 {
+		t.Errorf("containers were created for a refused context: %s", ps)
+	}
+}
