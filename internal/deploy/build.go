@@ -2,7 +2,9 @@ package deploy
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/berthhq/berth/internal/build"
 	"github.com/berthhq/berth/internal/config"
@@ -15,11 +17,22 @@ import (
 // failed build deploys nothing anywhere.
 func (d *Deployer) buildImages(ctx context.Context, svcs []*config.Service, opts Options) (map[string]string, error) {
 	out := map[string]string{}
+	// Services that share an image name and its build (a YAML anchor, a
+	// common x- extension) are one build, as in docker compose.
+	type done struct{ service, ref string }
+	same := map[string]done{}
 	for _, svc := range svcs {
 		if svc.Compose.Build == nil {
 			continue
 		}
 		if _, ok := opts.Images[svc.Name]; ok {
+			continue
+		}
+		settings, _ := json.Marshal(svc.Compose.Build)
+		key := build.ImageName(d.Cfg.App, svc.Name, svc.Compose.Image) + "\x00" + string(settings) + "\x00" + strings.Join(svc.Hosts, ",")
+		if prev, ok := same[key]; ok {
+			d.progress().Step(Event{Host: d.Hosts[svc.Hosts[0]].Host(), Service: svc.Name, Step: "build", Detail: "same image and build as " + prev.service + ": " + prev.ref})
+			out[svc.Name] = prev.ref
 			continue
 		}
 		var hosts []build.Engine
@@ -40,6 +53,7 @@ func (d *Deployer) buildImages(ctx context.Context, svcs []*config.Service, opts
 			return nil, err
 		}
 		out[svc.Name] = res.Ref
+		same[key] = done{svc.Name, res.Ref}
 	}
 	return out, nil
 }
