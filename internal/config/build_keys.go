@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -29,6 +31,7 @@ func checkBuild(doc *composeDoc, name string, s types.ServiceConfig, e *errs) {
 		doc.errorf(e, name, at, "clone it and set context: to the local directory",
 			"berth builds local contexts only, not %s", b.Context)
 	}
+	checkBuildFiles(doc, name, b, e)
 	const session = "it needs a BuildKit client session, which berth's builds through the Engine API do not open"
 	const elsewhere = "remove the key, or build the image elsewhere (`docker buildx build -t TAG`), set image: to TAG and deploy with `berth deploy --no-build`"
 	refuse := func(set bool, key, reason string) {
@@ -58,4 +61,52 @@ func isRemoteContext(c string) bool {
 		}
 	}
 	return false
+}
+
+// checkBuildFiles says before a deploy that the context directory or the
+// Dockerfile it would build from is missing. What is inside the context
+// (.dockerignore, symlinks) is read by the deploy.
+func checkBuildFiles(doc *composeDoc, name string, b *types.BuildConfig, e *errs) {
+	if isRemoteContext(b.Context) {
+		return
+	}
+	at := []string{"build", "context"}
+	if lookup(doc.root, "services", name, "build", "context") == nil {
+		at = at[:1]
+	}
+	if st, err := os.Stat(b.Context); err != nil || !st.IsDir() {
+		doc.errorf(e, name, at, "create it, or point build.context at the directory holding the Dockerfile",
+			"the build context %s is not a directory", doc.shown(b.Context))
+		return
+	}
+	if b.DockerfileInline != "" {
+		return
+	}
+	df := b.Dockerfile
+	if df == "" {
+		df = "Dockerfile"
+	}
+	if !filepath.IsAbs(df) {
+		df = filepath.Join(b.Context, df)
+	}
+	if st, err := os.Stat(df); err != nil || !st.Mode().IsRegular() {
+		keys := []string{"build", "dockerfile"}
+		if lookup(doc.root, "services", name, "build", "dockerfile") == nil {
+			keys = at
+		}
+		doc.errorf(e, name, keys, "create it, or set build.dockerfile to its path (relative to the context)",
+			"the Dockerfile %s does not exist", doc.shown(df))
+	}
+}
+
+// shown is a path as the user would write it: relative to the compose
+// file's directory when it lies below it.
+func (d *composeDoc) shown(p string) string {
+	if rel, err := filepath.Rel(filepath.Dir(d.abs), p); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		if rel == "." {
+			return rel
+		}
+		return "." + string(filepath.Separator) + rel
+	}
+	return p
 }
