@@ -128,6 +128,12 @@ func testBuildDeploy(t *testing.T, ignore, builder string) {
 	if err := exec.Command("docker", "inspect", a.name+"-web-2").Run(); err == nil {
 		t.Errorf("a failed build created release 2")
 	}
+
+	// --no-build deploys what is there, without reading the broken build.
+	out, errOut, code = a.run("deploy", "--no-build")
+	if code != 0 || strings.Contains(errOut, "building ") || !strings.Contains(out, "unchanged") {
+		t.Errorf("deploy --no-build: exit %d; want the built image deployed unchanged, nothing built\n%s\n%s", code, out, errOut)
+	}
 }
 
 func status(t *testing.T, a *app, path string) int {
@@ -230,7 +236,8 @@ func TestBuildMultiHost(t *testing.T) {
 }
 
 // TestBuildContextRefused: a context with a symlink leaving it is refused
-// with the link's path and the fix, exit 8, before anything is created.
+// with the link's path and the fix, exit 8, before anything is created;
+// so is --no-build when nothing was built.
 func TestBuildContextRefused(t *testing.T) {
 	a := newApp(t, "", "")
 	ctxDir := filepath.Join(a.dir, "web")
@@ -253,5 +260,11 @@ func TestBuildContextRefused(t *testing.T) {
 	}
 	if ps, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=berth.app="+a.name).Output(); len(strings.TrimSpace(string(ps))) > 0 {
 		t.Errorf("containers were created for a refused context: %s", ps)
+	}
+
+	// --no-build with nothing built names the service, the image and the fix.
+	out, errOut, code = a.run("deploy", "--no-build")
+	if code != 8 || !strings.Contains(errOut, "service web") || !strings.Contains(errOut, a.name+"-web is not on the host") || !strings.Contains(errOut, "without --no-build") {
+		t.Errorf("deploy --no-build without an image: exit %d, want 8 naming the service, the image and the fix\n%s\n%s", code, out, errOut)
 	}
 }
