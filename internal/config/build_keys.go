@@ -25,7 +25,7 @@ func checkBuild(doc *composeDoc, name string, s types.ServiceConfig, e *errs) {
 	}
 	if isRemoteContext(b.Context) {
 		at := []string{"build", "context"}
-		if lookup(doc.root, "services", name, "build", "context") == nil {
+		if doc.lookup("services", name, "build", "context") == nil {
 			at = at[:1] // the short form, build: URL
 		}
 		doc.errorf(e, name, at, "clone it and set context: to the local directory",
@@ -71,7 +71,7 @@ func checkBuildFiles(doc *composeDoc, name string, b *types.BuildConfig, e *errs
 		return
 	}
 	at := []string{"build", "context"}
-	if lookup(doc.root, "services", name, "build", "context") == nil {
+	if doc.lookup("services", name, "build", "context") == nil {
 		at = at[:1]
 	}
 	if st, err := os.Stat(b.Context); err != nil || !st.IsDir() {
@@ -91,7 +91,7 @@ func checkBuildFiles(doc *composeDoc, name string, b *types.BuildConfig, e *errs
 	}
 	if st, err := os.Stat(df); err != nil || !st.Mode().IsRegular() {
 		keys := []string{"build", "dockerfile"}
-		if lookup(doc.root, "services", name, "build", "dockerfile") == nil {
+		if doc.lookup("services", name, "build", "dockerfile") == nil {
 			keys = at
 		}
 		doc.errorf(e, name, keys, "create it, or set build.dockerfile to its path (relative to the context)",
@@ -102,7 +102,7 @@ func checkBuildFiles(doc *composeDoc, name string, b *types.BuildConfig, e *errs
 // shown is a path as the user would write it: relative to the compose
 // file's directory when it lies below it.
 func (d *composeDoc) shown(p string) string {
-	if rel, err := filepath.Rel(filepath.Dir(d.abs), p); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+	if rel, err := filepath.Rel(filepath.Dir(d.files[0].abs), p); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 		if rel == "." {
 			return rel
 		}
