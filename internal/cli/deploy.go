@@ -18,6 +18,7 @@ type DeployOptions struct {
 	LockWait      time.Duration
 	Reason        string
 	RecreateProxy bool
+	NoBuild       bool
 }
 
 func newDeployCommand(g *Globals) *cobra.Command {
@@ -34,6 +35,7 @@ func newDeployCommand(g *Globals) *cobra.Command {
 	f.StringVar(&o.Version, "version", "", "release version (default: the image tag or digest)")
 	f.DurationVar(&o.LockWait, "lock-wait", 0, "wait this long for another deploy's lock instead of failing at once")
 	f.StringVar(&o.Reason, "reason", "", "why you deploy, recorded in the lock")
+	f.BoolVar(&o.NoBuild, "no-build", false, "deploy the images already built for services with build: instead of building them")
 	f.BoolVar(&o.RecreateProxy, "recreate-proxy", false, "replace berth-proxy when its settings differ, even while other apps route through it (they lose it for about a second)")
 	return cmd
 }
@@ -64,7 +66,7 @@ func runDeploy(ctx context.Context, g *Globals, o DeployOptions, services []stri
 		fmt.Fprintln(g.Stderr, composeFilesLine(d.Cfg))
 	}
 	d.RecreateProxy = o.RecreateProxy
-	res, err := d.Deploy(ctx, deploy.Options{Services: services, Images: images, Version: o.Version, LockWait: o.LockWait, Reason: o.Reason})
+	res, err := d.Deploy(ctx, deploy.Options{Services: services, Images: images, Version: o.Version, LockWait: o.LockWait, Reason: o.Reason, NoBuild: o.NoBuild})
 	d.Progress.(*progress).Close()
 	printResult(g, res, err)
 	return err

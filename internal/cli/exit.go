@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/berthhq/berth/internal/build"
 	"github.com/berthhq/berth/internal/config"
 	"github.com/berthhq/berth/internal/deploy"
 	"github.com/berthhq/berth/internal/engine"
@@ -21,6 +22,7 @@ const (
 	ExitUnhealthy   = 5   // the new release failed its health gate; the previous one keeps serving
 	ExitConflict    = 6   // a port or container name berth needs is taken by something else
 	ExitPolicy      = 7   // policy refused the deploy, or `policy check --fail-on` found violations
+	ExitBuild       = 8   // a service's image could not be built (or, with --no-build, found); nothing was deployed
 	ExitInterrupted = 130 // Ctrl-C / SIGTERM
 )
 
@@ -58,6 +60,7 @@ func ExitCode(err error) int {
 		violations  *ViolationsError
 		incomplete  *IncompleteError
 		notReady    *NotReadyError
+		buildFailed *build.Error
 	)
 	switch {
 	case err == nil:
@@ -78,6 +81,8 @@ func ExitCode(err error) int {
 		return ExitConflict
 	case errors.As(err, &refused), errors.As(err, &violations):
 		return ExitPolicy
+	case errors.As(err, &buildFailed):
+		return ExitBuild
 	}
 	return ExitError
 }

@@ -155,13 +155,10 @@ func rejectUnsupported(doc *composeDoc, p *types.Project, routed map[string]bool
 	sort.Strings(names)
 	for _, name := range names {
 		s := p.Services[name]
-		switch {
-		case s.Build != nil:
-			doc.errorf(e, name, []string{"build"}, "build and tag the image, then set image:",
-				"berth does not build images yet")
-		case s.Image == "":
+		if s.Image == "" && s.Build == nil {
 			doc.errorf(e, name, nil, "set image: to a tag you built or pushed", "service has no image")
 		}
+		checkBuild(doc, name, s, e)
 		if routed[name] && len(s.Ports) > 0 {
 			doc.errorf(e, name, []string{"ports"}, "remove ports: (the app is reached through route.port)",
 				"berth-proxy publishes the route")

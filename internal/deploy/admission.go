@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/berthhq/berth/internal/build"
 	"github.com/berthhq/berth/internal/config"
 	"github.com/berthhq/berth/internal/policy"
 )
@@ -60,6 +61,8 @@ func checkPolicy(cfg *config.Config, p policy.Policy, services []*config.Service
 		image := svc.Compose.Image
 		if ref, ok := images[svc.Name]; ok {
 			image = ref
+		} else if svc.Compose.Build != nil {
+			image = build.PlannedRef(cfg.App, svc.Name, image)
 		}
 		spec, err := containerSpec(cfg, svc, image, "", 0, "")
 		if err != nil {

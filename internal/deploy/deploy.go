@@ -37,6 +37,9 @@ type Options struct {
 	Version  string            // release version; default the image tag or digest
 	LockWait time.Duration
 	Reason   string
+	// NoBuild deploys the images already built for services with build:
+	// instead of building them.
+	NoBuild bool
 }
 
 // ServiceResult is the outcome for one service on one host.
@@ -137,7 +140,12 @@ func (d *Deployer) Deploy(ctx context.Context, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("--image %s=...: %s is an accessory, which a deploy never replaces", name, name)
 		}
 	}
-	if err := d.admit(ctx, svcs, opts.Images); err != nil {
+	built, err := d.buildImages(ctx, svcs, opts)
+	if err != nil {
+		return nil, err
+	}
+	images := withImages(opts.Images, built)
+	if err := d.admit(ctx, svcs, images); err != nil {
 		return nil, err
 	}
 	res := &Result{App: d.Cfg.App}
@@ -153,7 +161,7 @@ func (d *Deployer) Deploy(ctx context.Context, opts Options) (*Result, error) {
 					return err
 				}
 				image := svc.Compose.Image
-				if ref, ok := opts.Images[svc.Name]; ok {
+				if ref, ok := images[svc.Name]; ok {
 					image = ref
 				}
 				start := time.Now()
@@ -161,7 +169,7 @@ func (d *Deployer) Deploy(ctx context.Context, opts Options) (*Result, error) {
 				var err error
 				switch {
 				case svc.Accessory:
-					r, err = d.ensureAccessory(ctx, eng, svc)
+					r, err = d.ensureAccessory(ctx, eng, withImage(svc, built[svc.Name]))
 				default:
 					r, err = d.rollOut(ctx, eng, svc, image, opts.Version)
 				}
