@@ -4,7 +4,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/berthhq/berth/internal/version.Version=$(VERSION)
 
-.PHONY: build demo test test-unit test-e2e bench lint clean
+.PHONY: build demo shop test test-unit test-e2e bench lint clean
 
 # berth must be static: the same executable runs FROM scratch as berth-proxy.
 build:
@@ -12,6 +12,9 @@ build:
 
 demo: build
 	./scripts/demo.sh
+
+shop: build
+	./scripts/shop.sh
 
 test: test-unit test-e2e
 
