@@ -143,7 +143,7 @@ func TestZeroDowntimeDeployRollback(t *testing.T) {
 	d2start := time.Now()
 	deploy := a.runAsync("deploy", "--image", "web=berth-testapp:v2")
 	a.waitSwitch(t, deploy, "v2")
-	onV1.releaseAfterSwitch(t, a, "v2")
+	onV1.releaseAfterSwitch(t, a, deploy, "v2")
 	if r := deploy.wait(t); r.code != 0 {
 		t.Fatalf("deploying v2: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.out.String(), r.errOut.String())
 	}
@@ -166,7 +166,7 @@ func TestZeroDowntimeDeployRollback(t *testing.T) {
 	rbStart := time.Now()
 	rollback := a.runAsync("rollback", "web", "--to", "1")
 	a.waitSwitch(t, rollback, "v1")
-	onV2.releaseAfterSwitch(t, a, "v1")
+	onV2.releaseAfterSwitch(t, a, rollback, "v1")
 	if r := rollback.wait(t); r.code != 0 {
 		t.Fatalf("rolling back to 1: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.out.String(), r.errOut.String())
 	}
@@ -309,9 +309,10 @@ func (a *app) hold(t *testing.T, id, version string) *heldRequest {
 }
 
 // releaseAfterSwitch is called once new requests reach next: the held
-// request must still be open (the switch did not cut it), and once released
-// on its container it must complete with its own release's answer.
-func (h *heldRequest) releaseAfterSwitch(t *testing.T, a *app, next string) {
+// request must still be open (the switch did not cut it); it is released on
+// its container only once berth-proxy is draining that container, and must
+// then complete with its own release's answer.
+func (h *heldRequest) releaseAfterSwitch(t *testing.T, a *app, run *berthRun, next string) {
 	t.Helper()
 	select {
 	case <-h.done:
@@ -320,8 +321,22 @@ func (h *heldRequest) releaseAfterSwitch(t *testing.T, a *app, next string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	info, err := a.eng.InspectContainer(ctx, h.container)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := waitDrainStarted(t, run, info.Name); n < 1 {
+		t.Errorf("berth-proxy began draining %s with %d requests in flight; the held request is one", info.Name, n)
+	}
 	res, err := a.eng.Exec(ctx, h.container, []string{"/app", "release", h.id})
 	if err != nil || res.ExitCode != 0 {
+		// Most likely the drain cut the request off and the container
+		// stopped: say so rather than only that the exec failed.
+		select {
+		case <-h.done:
+			t.Fatalf("the request held on %s ended during the drain, before its release: status %d err %v answer %+v", h.version, h.code, h.err, h.ans)
+		case <-time.After(5 * time.Second):
+		}
 		t.Fatalf("releasing %s in container %s: err %v exit %d %s", h.id, h.container, err, res.ExitCode, res.Stderr)
 	}
 	select {
@@ -343,6 +358,7 @@ type berthRun struct {
 	out, errOut bytes.Buffer
 	code        int
 	err         error
+	started     time.Time
 }
 
 // runAsync starts berth as a.run would and returns at once, so the test can
@@ -351,7 +367,7 @@ func (a *app) runAsync(args ...string) *berthRun {
 	if a.ownProxy && len(args) > 0 && (args[0] == "deploy" || args[0] == "rollback") {
 		args = append(args, "--recreate-proxy")
 	}
-	r := &berthRun{cmd: exec.Command(a.berth, args...), done: make(chan struct{})}
+	r := &berthRun{cmd: exec.Command(a.berth, args...), done: make(chan struct{}), started: time.Now()}
 	r.cmd.Dir = a.dir
 	r.cmd.Stdout, r.cmd.Stderr = &r.out, &r.errOut
 	go func() {
@@ -405,4 +421,35 @@ func (a *app) waitSwitch(t *testing.T, run *berthRun, version string) {
 	}
 	run.wait(t)
 	t.Fatalf("berth %v exited %d before new requests reached %s (last: %s)\nstdout:\n%s\nstderr:\n%s", run.cmd.Args[1:], run.code, version, last, run.out.String(), run.errOut.String())
+}
+
+// waitDrainStarted waits for berth-proxy's "draining target" line for
+// container, logged when run's drain call begins, and returns the in-flight
+// count it gives. Releasing a held request only after this line is what
+// makes the test fail if a drain cut requests off instead of waiting.
+func waitDrainStarted(t *testing.T, run *berthRun, container string) int64 {
+	t.Helper()
+	since := run.started.Add(-time.Second).UTC().Format(time.RFC3339Nano)
+	for !run.finished() {
+		// stderr only: stdout is the access log, a line per request.
+		cmd := exec.Command("docker", "logs", "--since", since, "berth-proxy")
+		var errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = io.Discard, &errb
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("docker logs berth-proxy: %v\n%s", err, errb.String())
+		}
+		for _, line := range strings.Split(errb.String(), "\n") {
+			var l struct {
+				Msg, Target string
+				Inflight    int64
+			}
+			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "draining target" && strings.HasPrefix(l.Target, container+":") {
+				return l.Inflight
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	run.wait(t)
+	t.Fatalf("berth %v exited %d and berth-proxy never said it was draining %s\nstdout:\n%s\nstderr:\n%s", run.cmd.Args[1:], run.code, container, run.out.String(), run.errOut.String())
+	return 0
 }
