@@ -54,6 +54,8 @@ var fuzzRequestSeeds = []string{
 	"\r\n\r\nGET /slow HTTP/1.1\r\nHost: shop.test\r\n\r\n",
 	// stream_test.go
 	"GET /ws HTTP/1.1\r\nHost: ws.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+	// Several requests with bodies on one connection.
+	"POST /a HTTP/1.0\r\nHost: shop.test\r\nConnection: keep-alive\r\nContent-Length: 3\r\n\r\nabcPOST /b HTTP/1.1\r\nHost: shop.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nxyz\r\n0\r\nT: 1\r\n\r\nGET /c HTTP/1.1\r\nHost: shop.test\r\n\r\n",
 	// Found by the fuzzers or while writing them (see h1_fuzz_regress_test.go).
 	"POST / HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 5\r\nConnection: Content-Length\r\n\r\nabcde",
 	"POST / HTTP/1.1\r\nHost: shop.test\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive, transfer-encoding\r\n\r\n1\r\na\r\n0\r\n\r\n",
@@ -81,28 +83,40 @@ func FuzzRequestHead(f *testing.F) {
 			return
 		}
 		hc, src := fuzzConn(data)
-		ri, err := hc.readHead()
-		if err != nil {
-			if !errors.Is(err, errBadRequest) && !errors.Is(err, errHeadTooBig) && err != io.EOF {
-				t.Fatalf("readHead: unexpected error %v", err)
+		consumed := func() int { return len(data) - src.Len() - hc.br.Buffered() }
+		// Several requests on one connection: the buffers readHead reuses
+		// must not carry anything from one request to the next.
+		for range 4 {
+			start := consumed()
+			ri, err := hc.readHead()
+			if err != nil {
+				if !errors.Is(err, errBadRequest) && !errors.Is(err, errHeadTooBig) && err != io.EOF {
+					t.Fatalf("readHead: unexpected error %v", err)
+				}
+				return
 			}
-			return
-		}
-		headLen := len(data) - src.Len() - hc.br.Buffered()
-		checkAcceptedHead(t, data[:headLen], &ri)
+			headEnd := consumed()
+			checkAcceptedHead(t, data[start:headEnd], &ri)
 
-		// A head in canonical form reads back as the same request.
-		canon := canonicalHead(hc, &ri)
-		hc2, _ := fuzzConn(canon)
-		ri2, err := hc2.readHead()
-		if err != nil {
-			t.Fatalf("the canonical form of an accepted head is refused (%v):\n%q\nfrom\n%q", err, canon, data[:headLen])
-		}
-		if d := diffReqInfo(&ri, &ri2, true); d != "" {
-			t.Fatalf("the canonical form reads differently: %s\n%q\nfrom\n%q", d, canon, data[:headLen])
-		}
+			// A head in canonical form reads back as the same request.
+			canon := canonicalHead(hc, &ri)
+			hc2, _ := fuzzConn(canon)
+			ri2, err := hc2.readHead()
+			if err != nil {
+				t.Fatalf("the canonical form of an accepted head is refused (%v):\n%q\nfrom\n%q", err, canon, data[start:headEnd])
+			}
+			if d := diffReqInfo(&ri, &ri2, true); d != "" {
+				t.Fatalf("the canonical form reads differently: %s\n%q\nfrom\n%q", d, canon, data[start:headEnd])
+			}
 
-		checkForwarded(t, hc, &ri, data[headLen:])
+			bodyLen, ok := checkForwarded(t, hc, &ri, data[headEnd:])
+			if !ok {
+				return
+			}
+			if got := consumed() - headEnd; got != bodyLen {
+				t.Fatalf("the proxy read %d bytes of body, the message has %d: the next request would start in the wrong place\n%q", got, bodyLen, data[start:])
+			}
+		}
 	})
 }
 
@@ -235,8 +249,9 @@ func diffReqInfo(a, b *reqInfo, full bool) string {
 // checkForwarded sends the accepted request as the proxy would, then reads
 // what the app receives with the proxy's parser and with net/http's: the
 // same framing, the same body, and nothing after it that could pass for a
-// second request.
-func checkForwarded(t *testing.T, hc *h1conn, ri *reqInfo, rest []byte) {
+// second request. It returns the length of the body as the client sent it,
+// and false when the proxy refused the body (the connection then ends).
+func checkForwarded(t *testing.T, hc *h1conn, ri *reqInfo, rest []byte) (int, bool) {
 	t.Helper()
 	var sent bytes.Buffer
 	hc.up = &upConn{t: &target{name: "app:8080"}, bw: bufio.NewWriter(&sent)}
@@ -244,19 +259,19 @@ func checkForwarded(t *testing.T, hc *h1conn, ri *reqInfo, rest []byte) {
 		if !errors.Is(err, errClient) && !errors.Is(err, errTooLarge) {
 			t.Fatalf("forwarding to a buffer failed on the app's side: %v", err)
 		}
-		return // a short or malformed body: the client gets 400 and the app a cut request
+		return 0, false // a short or malformed body: the client gets 400 and the app a cut request
 	}
 	fwd := sent.Bytes()
-	want := rest[:0:0]
+	want, n := rest[:0:0], 0
 	switch {
 	case ri.chunked:
 		ref := refChunked(rest, hc.s.maxBody)
 		if ref.outcome != refOK {
 			t.Fatalf("forwarded a chunked body the reference refuses: %q", rest)
 		}
-		want = ref.body
+		want, n = ref.body, ref.n
 	case ri.cl > 0:
-		want = rest[:ri.cl]
+		want, n = rest[:ri.cl], int(ri.cl)
 	}
 
 	hc2, _ := fuzzConn(fwd)
@@ -271,7 +286,7 @@ func checkForwarded(t *testing.T, hc *h1conn, ri *reqInfo, rest []byte) {
 	br := bufio.NewReader(bytes.NewReader(fwd))
 	req, err := http.ReadRequest(br)
 	if err != nil {
-		return // net/http refuses it: the app answers 400, nothing is smuggled
+		return n, true // net/http refuses it: the app answers 400, nothing is smuggled
 	}
 	if chunked := len(req.TransferEncoding) > 0; chunked != ri.chunked || !chunked && req.ContentLength != max(ri.cl, 0) {
 		t.Fatalf("net/http reads the forwarded request as length %d, encodings %q; the proxy read length %d, chunked %v:\n%q",
@@ -288,4 +303,5 @@ func checkForwarded(t *testing.T, hc *h1conn, ri *reqInfo, rest []byte) {
 		left, _ := br.Peek(br.Buffered())
 		t.Fatalf("after the forwarded request the app has %q left to read as another request:\n%q", left, fwd)
 	}
+	return n, true
 }
