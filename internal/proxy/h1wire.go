@@ -122,9 +122,9 @@ func (hc *h1conn) readHead() (reqInfo, error) {
 	return ri, nil
 }
 
-// validRequestTarget refuses control characters in the request target, as nginx
-// does: an app in C may end the path at a NUL the proxy routed past.
-// Bytes above 0x7f pass (raw UTF-8 paths are common).
+// validRequestTarget refuses spaces and control characters in the request
+// target, as nginx does: an app in C may end the path at a NUL the proxy
+// routed past. Bytes above 0x7f pass (raw UTF-8 paths are common).
 func validRequestTarget(t []byte) bool {
 	for _, c := range t {
 		if c <= ' ' || c == 0x7f {
