@@ -47,6 +47,9 @@ func (s *Server) Drain(ctx context.Context, name string, timeout time.Duration) 
 	if t == nil {
 		return DrainResult{Drained: true}, nil
 	}
+	// Said before waiting, so an operator (and the e2e drain test) sees
+	// that a drain is under way and what it waits for.
+	s.log.Info("draining target", "target", name, "inflight", t.inflight.Load(), "timeout", timeout.String())
 
 	drained := t.inflight.Load() == 0
 	if !drained {

@@ -63,7 +63,7 @@ func (hc *h1conn) readHead() (reqInfo, error) {
 	default:
 		return ri, errBadRequest
 	}
-	if !isToken(ri.method) || bytes.ContainsAny(ri.target, " \t") {
+	if !isToken(ri.method) || !validRequestTarget(ri.target) {
 		return ri, errBadRequest
 	}
 	var connUpgrade, keepAlive bool
@@ -120,6 +120,18 @@ func (hc *h1conn) readHead() (reqInfo, error) {
 		ri.upgrade = upgrade
 	}
 	return ri, nil
+}
+
+// validRequestTarget refuses spaces and control characters in the request
+// target, as nginx does: an app in C may end the path at a NUL the proxy
+// routed past. Bytes above 0x7f pass (raw UTF-8 paths are common).
+func validRequestTarget(t []byte) bool {
+	for _, c := range t {
+		if c <= ' ' || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // parseLength accepts a Content-Length of digits only: "+5" or " 5" are
@@ -225,6 +237,14 @@ func hopByHop(name []byte) bool {
 	return false
 }
 
+// mustForward are the headers forwarded even when the client's Connection
+// header names them. Content-Length and Transfer-Encoding say where the body
+// the proxy forwards ends: without them the app would read that body as the
+// next request on the connection (smuggling). Host is what the proxy routed by.
+func mustForward(name []byte) bool {
+	return eq(name, "content-length") || eq(name, "transfer-encoding") || eq(name, "host")
+}
+
 // spoofable headers are those a client could use to pass for one of the
 // proxy's own: WSGI, CGI and Rack read "X_Forwarded_For" as
 // "X-Forwarded-For". Like nginx, names with an underscore are dropped.
@@ -242,7 +262,9 @@ func (hc *h1conn) sendRequest(ri *reqInfo) error {
 	for _, off := range hc.lines[1:] {
 		end := lineEnd(hc.head, off)
 		name, _, _ := splitHeader(hc.head[off:end])
-		if hopByHop(name) || spoofable(name) || eq(name, "expect") && ri.expect100 || namedByConnection(ri.conn, name) {
+		if hopByHop(name) || spoofable(name) || eq(name, "expect") && ri.expect100 ||
+			namedByConnection(ri.conn, name) && !mustForward(name) ||
+			ri.http10 && len(ri.host) == 0 && eq(name, "host") {
 			continue
 		}
 		b = append(b, hc.head[off:end+2]...)
@@ -395,6 +417,13 @@ func chunkSize(line []byte) (int64, bool) {
 		return 0, false
 	}
 	hex := line[:n-2]
+	// No CR but the last, no control characters in extensions: a bare CR
+	// ends the line for some apps and not for others.
+	for _, c := range hex {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return 0, false
+		}
+	}
 	if i := bytes.IndexByte(hex, ';'); i >= 0 {
 		hex = hex[:i]
 	}

@@ -122,6 +122,13 @@ func (c *checker) run(ctx context.Context, req CheckRequest) CheckResult {
 		attemptStart := time.Now()
 		res.Attempts++
 		status, err := c.attempt(ctx, url, req.Host, timeout)
+		if err != nil && ctx.Err() != nil && res.Attempts > 1 {
+			// The deadline cut this attempt short: that says nothing about
+			// the app, and the attempt before it does (its 500 is what a
+			// failed deploy must show, not "no answer").
+			res.Attempts--
+			break
+		}
 		if status != 0 {
 			res.Status = status
 		}

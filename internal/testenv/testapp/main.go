@@ -1,6 +1,7 @@
 // Command testapp is the app berth's tests deploy: it serves its version, a
 // health path, and can be told to start slowly, fail its health check, or
-// hold requests open. It is built static and imported FROM scratch.
+// hold requests open (for a time, or until released: hold.go). It is built
+// static and imported FROM scratch.
 package main
 
 import (
@@ -31,6 +32,9 @@ func main() {
 			os.Exit(1)
 		}
 		return
+	}
+	if len(os.Args) > 2 && os.Args[1] == "release" {
+		os.Exit(releaseCmd(os.Args[2]))
 	}
 	if len(os.Args) > 1 && os.Args[1] == "worker" {
 		log.Printf("worker %s running", version)
@@ -65,6 +69,7 @@ func main() {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]string{"version": version, "host": host})
 	})
+	new(holds).register(mux, version, host)
 	// /env and /file let tests see what berth put in the container.
 	mux.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, os.Getenv(r.URL.Query().Get("k")))
