@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"go.yaml.in/yaml/v4"
 )
 
 // LoadOptions are the inputs to Load that do not come from files.
@@ -182,6 +183,7 @@ func loadCompose(ctx context.Context, doc *composeDoc, name string, env types.Ma
 		versionWarning(f, e)
 		checkReferencedFiles(f, e)
 	}
+	emptyServices(doc, e)
 	if len(e.list) > before {
 		// compose-go would only repeat these, less well, or block reading
 		// a file just refused.
@@ -233,4 +235,54 @@ func checkProject(doc *composeDoc, p *types.Project, routed map[string]bool, e *
 		return p
 	}
 	return resolved
+}
+
+// emptyServices reports services written with nothing under them (`web:`)
+// in every file that names them, each at its first place, in file order.
+// An override may name a service with nothing to add, so a null counts only
+// when no file gives the service a body; compose-go would report just one,
+// chosen in map order, so the same files could answer differently twice.
+func emptyServices(doc *composeDoc, e *errs) {
+	type place struct {
+		file string
+		key  *yaml.Node
+	}
+	var order []string
+	first := map[string]place{}
+	defined := map[string]bool{}
+	for _, f := range doc.files {
+		var services *yaml.Node
+		if root := resolve(f.root); root != nil && root.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(root.Content); i += 2 {
+				if k := resolve(root.Content[i]); k != nil && k.Value == "services" {
+					services = resolve(root.Content[i+1])
+				}
+			}
+		}
+		if services == nil || services.Kind != yaml.MappingNode {
+			continue
+		}
+		for i := 0; i+1 < len(services.Content); i += 2 {
+			k, v := resolve(services.Content[i]), resolve(services.Content[i+1])
+			if k == nil || k.Kind != yaml.ScalarNode {
+				continue
+			}
+			if v != nil && !isNull(v) {
+				defined[k.Value] = true
+				continue
+			}
+			if _, seen := first[k.Value]; !seen {
+				first[k.Value] = place{f.display, k}
+				order = append(order, k.Value)
+			}
+		}
+	}
+	for _, name := range order {
+		if defined[name] {
+			continue
+		}
+		p := first[name]
+		e.at(p.file, p.key, "services."+name, "write the service's keys indented under it (image: at least), or remove it",
+			"service has nothing under it")
+	}
 }
