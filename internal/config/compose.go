@@ -144,36 +144,6 @@ func composeError(doc *composeDoc, err error, interp types.Mapping) *Error {
 	return e
 }
 
-// rejectUnsupported reports compose keys berth cannot honour in
-// production. Silently ignoring them would deploy something other than
-// what the file says.
-func rejectUnsupported(doc *composeDoc, p *types.Project, routed map[string]bool, e *errs) {
-	names := make([]string, 0, len(p.Services))
-	for name := range p.Services {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		s := p.Services[name]
-		if s.Image == "" && s.Build == nil {
-			doc.errorf(e, name, nil, "set image: to a tag you built or pushed", "service has no image")
-		}
-		checkBuild(doc, name, s, e)
-		if routed[name] && len(s.Ports) > 0 {
-			doc.errorf(e, name, []string{"ports"}, "remove ports: (the app is reached through route.port)",
-				"berth-proxy publishes the route")
-		}
-		switch {
-		case s.NetworkMode == "host":
-			doc.errorf(e, name, []string{"network_mode"}, "remove network_mode: host",
-				"host networking bypasses the berth network and exposes every port the app opens on the host")
-		case s.NetworkMode != "" && routed[name]:
-			doc.errorf(e, name, []string{"network_mode"}, "remove network_mode:",
-				"berth-proxy reaches routed services over the berth network")
-		}
-	}
-}
-
 // compose-go's .env parser quotes the offending line or value, which for
 // an env file is as likely as not a secret: keep what is wrong, drop what
 // it quoted.

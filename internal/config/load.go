@@ -58,14 +58,15 @@ func Load(ctx context.Context, path string, opts LoadOptions) (*Config, error) {
 		hostNames[i] = h.Name
 	}
 
-	routed := map[string]bool{}
+	roles := serviceRoles{routed: map[string]bool{}, accessory: map[string]bool{}}
 	for _, s := range bf.services {
 		if s.route != nil {
-			routed[s.name] = true
+			roles.routed[s.name] = true
 		}
+		roles.accessory[s.name] = s.accessory
 	}
 
-	doc, project, valid, err := r.compose(ctx, bf, path, abs, opts, routed)
+	doc, project, valid, err := r.compose(ctx, bf, path, abs, opts, roles)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +102,7 @@ func Load(ctx context.Context, path string, opts LoadOptions) (*Config, error) {
 // compose finds, reads, checks and loads the compose files. The project is
 // returned for cross-checks even when it is not valid; a non-nil error means
 // the load was cancelled, not misconfigured.
-func (r *reader) compose(ctx context.Context, bf *berthFile, path, abs string, opts LoadOptions, routed map[string]bool) (*composeDoc, *types.Project, bool, error) {
+func (r *reader) compose(ctx context.Context, bf *berthFile, path, abs string, opts LoadOptions, roles serviceRoles) (*composeDoc, *types.Project, bool, error) {
 	e := r.errs
 	displayDir := filepath.Dir(path)
 	env, derr := withDotEnv(baseEnv(opts.Env), filepath.Dir(abs), displayDir)
@@ -144,7 +145,7 @@ func (r *reader) compose(ctx context.Context, bf *berthFile, path, abs string, o
 		}
 		e.warn(w)
 	}
-	project, valid, err := loadCompose(ctx, doc, name, env, profilesFrom(opts.Profiles, env), routed, e)
+	project, valid, err := loadCompose(ctx, doc, name, env, profilesFrom(opts.Profiles, env), roles, e)
 	return doc, project, valid, err
 }
 
@@ -173,7 +174,7 @@ func readComposeFile(display string) (*composeFile, *Error) {
 //
 // The returned project is usable for cross-checks even when valid is
 // false; a non-nil error means the load was cancelled, not misconfigured.
-func loadCompose(ctx context.Context, doc *composeDoc, name string, env types.Mapping, profiles []string, routed map[string]bool, e *errs) (*types.Project, bool, error) {
+func loadCompose(ctx context.Context, doc *composeDoc, name string, env types.Mapping, profiles []string, roles serviceRoles, e *errs) (*types.Project, bool, error) {
 	before := len(e.list)
 	yesNo := map[string]bool{}
 	for _, f := range doc.files {
@@ -203,7 +204,7 @@ func loadCompose(ctx context.Context, doc *composeDoc, name string, env types.Ma
 		var lerr error
 		captureLogs(func() { lenient, lerr = loadProject(ctx, doc, name, env, profiles, false) })
 		if lerr == nil {
-			lenient = checkProject(doc, lenient, routed, e)
+			lenient = checkProject(doc, lenient, roles, e)
 			dependencyOrder(doc, lenient, e)
 		}
 		if len(e.list) == before {
@@ -211,18 +212,18 @@ func loadCompose(ctx context.Context, doc *composeDoc, name string, env types.Ma
 		}
 		return lenient, false, nil
 	}
-	p = checkProject(doc, p, routed, e)
+	p = checkProject(doc, p, roles, e)
 	return p, len(e.list) == before, nil
 }
 
 // checkProject runs berth's checks on a loaded project and, when its
 // env_file and label_file sources are sound, reads them into it.
-func checkProject(doc *composeDoc, p *types.Project, routed map[string]bool, e *errs) *types.Project {
+func checkProject(doc *composeDoc, p *types.Project, roles serviceRoles, e *errs) *types.Project {
 	before := len(e.list)
 	checkImages(doc, p, e)
 	checkEnvFiles(doc, p, e)
 	checkSources(doc, p, e)
-	rejectUnsupported(doc, p, routed, e)
+	rejectUnsupported(doc, p, roles, e)
 	if len(e.list) > before {
 		return p
 	}

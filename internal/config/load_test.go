@@ -234,7 +234,7 @@ func TestLoadDefaultHost(t *testing.T) {
 // A path given as plain "berth.yaml" must yield messages naming plain
 // "compose.yaml", exactly as the user would type them.
 func TestLoadRelativePaths(t *testing.T) {
-	t.Chdir(filepath.Join("testdata", "errors", "build"))
+	t.Chdir(filepath.Join("testdata", "errors", "refused-keys"))
 	_, err := Load(context.Background(), "berth.yaml", LoadOptions{Env: map[string]string{}})
 	if err == nil || !strings.HasPrefix(err.Error(), "compose.yaml:3:5: ") {
 		t.Errorf("err = %v; want it to start with compose.yaml:3:5:", err)

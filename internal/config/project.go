@@ -59,7 +59,7 @@ func LoadComposeProject(ctx context.Context, dir, name string, opts LoadOptions)
 	}
 	e := &errs{}
 	r := &reader{file: path, errs: e}
-	doc, p, _, err := r.compose(ctx, &berthFile{app: name}, path, abs, opts, nil)
+	doc, p, _, err := r.compose(ctx, &berthFile{app: name}, path, abs, opts, serviceRoles{}) // no berth.yaml: roles unknown
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 )
@@ -58,6 +57,107 @@ type ContainerSpec struct {
 	CgroupnsMode string
 	Devices      []Device
 	Sysctls      map[string]string
+
+	// The fields below were added after release hashes were first written:
+	// each is omitted from JSON when unset, so a project that does not use
+	// them hashes exactly as before and a redeploy stays "unchanged".
+
+	// NetworkMode "none" runs the container without a network; empty joins
+	// NetworkOrder.
+	NetworkMode string `json:",omitempty"`
+	// Endpoints holds per-network settings beyond the aliases in Networks.
+	Endpoints         map[string]NetworkEndpoint `json:",omitempty"`
+	Platform          string                     `json:",omitempty"` // os/arch[/variant]
+	Hostname          string                     `json:",omitempty"`
+	Domainname        string                     `json:",omitempty"`
+	Tty               bool                       `json:",omitempty"`
+	OpenStdin         bool                       `json:",omitempty"`
+	Runtime           string                     `json:",omitempty"`
+	ShmSize           int64                      `json:",omitempty"`
+	GroupAdd          []string                   `json:",omitempty"`
+	VolumesFrom       []string                   `json:",omitempty"`
+	DNS               []string                   `json:",omitempty"`
+	DNSSearch         []string                   `json:",omitempty"`
+	DNSOptions        []string                   `json:",omitempty"`
+	Ulimits           []Ulimit                   `json:",omitempty"`
+	StorageOpt        map[string]string          `json:",omitempty"`
+	CgroupParent      string                     `json:",omitempty"`
+	DeviceCgroupRules []string                   `json:",omitempty"`
+	DeviceRequests    []DeviceRequest            `json:",omitempty"`
+	Resources         Resources                  `json:",omitzero"`
+	// Files are written into the container before it starts (configs and
+	// secrets given as content or taken from the environment): their bytes
+	// never go to a label, a log line or a file berth leaves on the host.
+	Files []File `json:",omitempty"`
+}
+
+// NetworkEndpoint is what a container asks of one network besides DNS aliases.
+type NetworkEndpoint struct {
+	IPv4Address  string            `json:",omitempty"`
+	IPv6Address  string            `json:",omitempty"`
+	LinkLocalIPs []string          `json:",omitempty"`
+	MacAddress   string            `json:",omitempty"`
+	DriverOpts   map[string]string `json:",omitempty"`
+}
+
+// Ulimit is one resource limit of the container's processes.
+type Ulimit struct {
+	Name       string
+	Soft, Hard int64
+}
+
+// DeviceRequest asks a device driver (nvidia for GPUs) for devices.
+type DeviceRequest struct {
+	Driver       string            `json:",omitempty"`
+	Count        int               `json:",omitempty"` // -1: all
+	DeviceIDs    []string          `json:",omitempty"`
+	Capabilities [][]string        `json:",omitempty"`
+	Options      map[string]string `json:",omitempty"`
+}
+
+// Resources are the cgroup settings beyond Memory, NanoCPUs and PidsLimit.
+type Resources struct {
+	CPUShares          int64            `json:",omitempty"`
+	CPUPeriod          int64            `json:",omitempty"`
+	CPUQuota           int64            `json:",omitempty"`
+	CPURealtimePeriod  int64            `json:",omitempty"`
+	CPURealtimeRuntime int64            `json:",omitempty"`
+	CpusetCpus         string           `json:",omitempty"`
+	CpusetMems         string           `json:",omitempty"`
+	MemoryReservation  int64            `json:",omitempty"`
+	MemorySwap         int64            `json:",omitempty"`
+	MemorySwappiness   *int64           `json:",omitempty"`
+	OomKillDisable     bool             `json:",omitempty"`
+	OomScoreAdj        int              `json:",omitempty"`
+	BlkioWeight        uint16           `json:",omitempty"`
+	BlkioWeightDevice  []WeightDevice   `json:",omitempty"`
+	BlkioReadBps       []ThrottleDevice `json:",omitempty"`
+	BlkioWriteBps      []ThrottleDevice `json:",omitempty"`
+	BlkioReadIOps      []ThrottleDevice `json:",omitempty"`
+	BlkioWriteIOps     []ThrottleDevice `json:",omitempty"`
+}
+
+// WeightDevice is a relative block IO weight for one device.
+type WeightDevice struct {
+	Path   string
+	Weight uint16
+}
+
+// ThrottleDevice caps block IO on one device (bytes or operations per second).
+type ThrottleDevice struct {
+	Path string
+	Rate uint64
+}
+
+// File is a file copied into a created container before it starts.
+type File struct {
+	Path     string // absolute, in the container
+	Mode     int64
+	UID, GID int
+	// Data is kept out of JSON: the spec is hashed and may be printed;
+	// Digest stands in for it so a changed value still makes a new release.
+	Data   []byte `json:"-"`
+	Digest string
 }
 
 // Device maps a host device into the container.
@@ -71,6 +171,17 @@ type Mount struct {
 	Source   string
 	Target   string
 	ReadOnly bool
+	// Bind: NoCreate fails the create when the host path is missing
+	// (compose's create_host_path: false); otherwise the engine creates it,
+	// as docker compose does. Propagation and SELinux ("z", "Z") as in
+	// `docker run -v`.
+	NoCreate    bool   `json:",omitempty"`
+	Propagation string `json:",omitempty"`
+	SELinux     string `json:",omitempty"`
+	// Volume: NoCopy skips copying the image's files into an empty volume;
+	// Subpath mounts a directory inside the volume (Engine API 1.45+).
+	NoCopy  bool   `json:",omitempty"`
+	Subpath string `json:",omitempty"`
 }
 
 // PortBinding publishes a container port on the host.
@@ -151,8 +262,12 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 	if spec.PidsLimit > 0 {
 		host.PidsLimit = &spec.PidsLimit
 	}
-	for _, m := range spec.Mounts {
-		host.Mounts = append(host.Mounts, mount.Mount{Type: mount.Type(m.Type), Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
+	applyMounts(spec, host)
+	if err := applySettings(spec, cfg, host); err != nil {
+		return "", fmt.Errorf("container %s: %w", spec.Name, err)
+	}
+	if err := c.needsAPI(spec); err != nil {
+		return "", err
 	}
 	if len(spec.Ports) > 0 {
 		cfg.ExposedPorts = network.PortSet{}
@@ -175,24 +290,41 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 		}
 	}
 	var netcfg *network.NetworkingConfig
-	if len(spec.NetworkOrder) > 0 {
-		first := spec.NetworkOrder[0]
-		host.NetworkMode = container.NetworkMode(first)
-		netcfg = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
-			first: {Aliases: spec.Networks[first]},
-		}}
+	order := spec.NetworkOrder
+	if spec.NetworkMode != "" {
+		order = nil // none, or another container's namespace: no endpoints of its own
 	}
-	res, err := c.api.ContainerCreate(ctx, client.ContainerCreateOptions{Name: spec.Name, Config: cfg, HostConfig: host, NetworkingConfig: netcfg})
+	if len(order) > 0 {
+		first := order[0]
+		host.NetworkMode = container.NetworkMode(first)
+		es, err := endpointSettings(spec, first)
+		if err != nil {
+			return "", fmt.Errorf("container %s: %w", spec.Name, err)
+		}
+		netcfg = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{first: es}}
+	}
+	res, err := c.api.ContainerCreate(ctx, client.ContainerCreateOptions{Name: spec.Name, Config: cfg, HostConfig: host, NetworkingConfig: netcfg, Platform: platform(spec.Platform)})
 	if err != nil {
 		return "", fmt.Errorf("host %s: creating container %s: %w", c.Host(), spec.Name, err)
 	}
+	discard := func() {
+		_, _ = c.api.ContainerRemove(context.WithoutCancel(ctx), res.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	}
 	// API 1.41 joins one network at create; the others are joined before
 	// start so the process never runs half-connected.
-	for _, name := range spec.NetworkOrder[min(1, len(spec.NetworkOrder)):] {
-		if _, err := c.api.NetworkConnect(ctx, name, client.NetworkConnectOptions{Container: res.ID, EndpointConfig: &network.EndpointSettings{Aliases: spec.Networks[name]}}); err != nil {
-			_, _ = c.api.ContainerRemove(context.WithoutCancel(ctx), res.ID, client.ContainerRemoveOptions{Force: true})
+	for _, name := range order[min(1, len(order)):] {
+		es, err := endpointSettings(spec, name)
+		if err == nil {
+			_, err = c.api.NetworkConnect(ctx, name, client.NetworkConnectOptions{Container: res.ID, EndpointConfig: es})
+		}
+		if err != nil {
+			discard()
 			return "", fmt.Errorf("host %s: connecting %s to network %s: %w", c.Host(), spec.Name, name, err)
 		}
+	}
+	if err := c.copyFiles(ctx, res.ID, spec.Files); err != nil {
+		discard()
+		return "", fmt.Errorf("host %s: container %s: %w", c.Host(), spec.Name, err)
 	}
 	return res.ID, nil
 }

@@ -51,3 +51,34 @@ func (c *Client) RemoveVolume(ctx context.Context, name string) error {
 	}
 	return nil
 }
+
+// VolumeSpec is a named volume as compose's top-level volumes: declares it.
+type VolumeSpec struct {
+	Name       string
+	Driver     string // default local
+	DriverOpts map[string]string
+	Labels     map[string]string
+}
+
+// CreateVolumeSpec creates the volume unless it exists. An existing volume
+// is left exactly as it is: its data is the user's.
+func (c *Client) CreateVolumeSpec(ctx context.Context, v VolumeSpec) error {
+	if ok, err := c.VolumeExists(ctx, v.Name); err != nil || ok {
+		return err
+	}
+	if _, err := c.api.VolumeCreate(ctx, client.VolumeCreateOptions{Name: v.Name, Driver: v.Driver, DriverOpts: v.DriverOpts, Labels: v.Labels}); err != nil {
+		return fmt.Errorf("host %s: creating volume %s: %w", c.Host(), v.Name, err)
+	}
+	return nil
+}
+
+// VolumeExists reports whether a volume of that name exists.
+func (c *Client) VolumeExists(ctx context.Context, name string) (bool, error) {
+	if _, err := c.api.VolumeInspect(ctx, name, client.VolumeInspectOptions{}); err != nil {
+		if IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("host %s: inspecting volume %s: %w", c.Host(), name, err)
+	}
+	return true, nil
+}
