@@ -176,6 +176,8 @@ var composeKeys = []composeKey{
 	ok("volume", "name", "the engine name (default <app>_<key>)"),
 
 	ok("config", "content", "written into the container before it starts"),
+	no("config", "driver", "config drivers are Swarm plugins", "give the config a file:, content: or environment:"),
+	no("config", "driver_opts", "config drivers are Swarm plugins", "give the config a file:, content: or environment:"),
 	ok("config", "environment", "the variable's value, written into the container before it starts"),
 	no("config", "external", "Swarm config objects exist only in Swarm", "give the config a file:, content: or environment:"),
 	ok("config", "file", "bind-mounted read-only"),
