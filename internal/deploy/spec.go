@@ -5,8 +5,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"path"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -50,7 +51,7 @@ func containerSpec(cfg *config.Config, svc *config.Service, image, imageID strin
 		Memory:       int64(c.MemLimit),
 		NanoCPUs:     int64(float64(c.CPUS) * 1e9),
 		ExtraHosts:   c.ExtraHosts.AsList(":"),
-		Restart:      restartPolicy(c.Restart),
+		Restart:      restartPolicy(c.Restart, c.Deploy),
 		Privileged:   c.Privileged,
 		PidMode:      c.Pid,
 		IpcMode:      c.Ipc,
@@ -58,13 +59,15 @@ func containerSpec(cfg *config.Config, svc *config.Service, image, imageID strin
 		UsernsMode:   c.UserNSMode,
 		CgroupnsMode: c.Cgroup,
 		Labels:       map[string]string{},
-		Networks:     map[string][]string{AppNetwork(cfg.App): {svc.Name}},
 	}
-	spec.NetworkOrder = []string{AppNetwork(cfg.App)}
+	if err := applyNetworks(cfg, svc, &spec); err != nil {
+		return spec, err
+	}
 	if svc.Route != nil {
 		spec.Networks[SharedNetwork] = nil
 		spec.NetworkOrder = append(spec.NetworkOrder, SharedNetwork)
 	}
+	applySettings(cfg, svc, &spec)
 	if d := c.Deploy; d != nil && d.Resources.Limits != nil {
 		l := d.Resources.Limits
 		if l.MemoryBytes > 0 {
@@ -114,7 +117,7 @@ func containerSpec(cfg *config.Config, svc *config.Service, image, imageID strin
 			if spec.Tmpfs == nil {
 				spec.Tmpfs = map[string]string{}
 			}
-			spec.Tmpfs[m.Target] = ""
+			spec.Tmpfs[m.Target] = tmpfsOptions(v.Tmpfs)
 			continue
 		}
 		spec.Mounts = append(spec.Mounts, m)
@@ -123,14 +126,12 @@ func containerSpec(cfg *config.Config, svc *config.Service, image, imageID strin
 		if spec.Tmpfs == nil {
 			spec.Tmpfs = map[string]string{}
 		}
-		spec.Tmpfs[t] = ""
+		// "/run:size=64m,mode=1777", as `docker run --tmpfs` takes it.
+		target, opts, _ := strings.Cut(t, ":")
+		spec.Tmpfs[target] = opts
 	}
-	for _, s := range c.Secrets {
-		m, err := secretMount(cfg, svc, s)
-		if err != nil {
-			return spec, err
-		}
-		spec.Mounts = append(spec.Mounts, m)
+	if err := applyFiles(cfg, svc, &spec); err != nil {
+		return spec, err
 	}
 	// The hash covers everything that makes the container what it is, so a
 	// re-run with nothing changed is recognised and skipped. It is a one-way
@@ -175,7 +176,21 @@ func specHash(spec engine.ContainerSpec, imageID string, route any) (string, err
 // restartPolicy maps compose's restart: to the engine's. "always" becomes
 // "unless-stopped": with "always", the releases berth stopped and keeps for
 // rollback would all start again when dockerd restarts.
-func restartPolicy(p string) string {
+// deploy.restart_policy, when set, wins over restart:, as in docker compose.
+func restartPolicy(p string, d *types.DeployConfig) string {
+	if d != nil && d.RestartPolicy != nil {
+		switch rp := d.RestartPolicy; rp.Condition {
+		case "none":
+			p = "no"
+		case "on-failure":
+			p = "on-failure"
+			if rp.MaxAttempts != nil {
+				p += ":" + strconv.FormatUint(*rp.MaxAttempts, 10)
+			}
+		default: // any, or unset
+			p = "always"
+		}
+	}
 	if p == "" || p == "always" {
 		return "unless-stopped"
 	}
@@ -204,6 +219,13 @@ func healthcheck(hc *types.HealthCheckConfig) *engine.Healthcheck {
 
 func volumeMount(cfg *config.Config, svc *config.Service, v types.ServiceVolumeConfig) (engine.Mount, error) {
 	m := engine.Mount{Type: v.Type, Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly}
+	if b := v.Bind; b != nil {
+		m.NoCreate = !bool(b.CreateHostPath)
+		m.Propagation, m.SELinux = b.Propagation, b.SELinux
+	}
+	if vv := v.Volume; vv != nil {
+		m.NoCopy, m.Subpath = vv.NoCopy, vv.Subpath
+	}
 	switch v.Type {
 	case types.VolumeTypeVolume:
 		if v.Source == "" {
@@ -228,22 +250,4 @@ func volumeName(cfg *config.Config, key string, vol types.VolumeConfig) string {
 		return vol.Name
 	}
 	return cfg.App + "_" + key
-}
-
-func secretMount(cfg *config.Config, svc *config.Service, s types.ServiceSecretConfig) (engine.Mount, error) {
-	def, ok := cfg.Project.Secrets[s.Source]
-	if !ok {
-		return engine.Mount{}, fmt.Errorf("service %s: secret %q is not declared under top-level secrets: in %s (fix: add it there with file:)", svc.Name, s.Source, cfg.ComposeFile)
-	}
-	if def.File == "" {
-		return engine.Mount{}, fmt.Errorf("service %s: secret %q has no file: (fix: berth mounts secrets from files; write the value to a file readable only by you and set file:)", svc.Name, s.Source)
-	}
-	target := s.Target
-	if target == "" {
-		target = s.Source
-	}
-	if !path.IsAbs(target) {
-		target = "/run/secrets/" + target
-	}
-	return engine.Mount{Type: "bind", Source: def.File, Target: target, ReadOnly: true}, nil
 }

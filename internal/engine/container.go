@@ -175,7 +175,9 @@ type Mount struct {
 	// (compose's create_host_path: false); otherwise the engine creates it,
 	// as docker compose does. Propagation and SELinux ("z", "Z") as in
 	// `docker run -v`.
-	NoCreate    bool   `json:",omitempty"`
+	// NoCreate is left out of the spec hash: it only decides what happens
+	// when the source is missing, not what the running container is.
+	NoCreate    bool   `json:"-"`
 	Propagation string `json:",omitempty"`
 	SELinux     string `json:",omitempty"`
 	// Volume: NoCopy skips copying the image's files into an empty volume;
