@@ -148,6 +148,9 @@ func (d *Deployer) Deploy(ctx context.Context, opts Options) (*Result, error) {
 	if err := d.admit(ctx, svcs, images); err != nil {
 		return nil, err
 	}
+	if err := d.checkExternal(ctx, svcs); err != nil {
+		return nil, err
+	}
 	res := &Result{App: d.Cfg.App}
 	reason := opts.Reason
 	if reason == "" {
@@ -201,6 +204,9 @@ func (d *Deployer) prepareHost(ctx context.Context, eng Engine) error {
 	}
 	appLabels := map[string]string{release.LabelManaged: "true", release.LabelApp: d.Cfg.App}
 	if err := eng.EnsureNetwork(ctx, AppNetwork(d.Cfg.App), appLabels); err != nil {
+		return err
+	}
+	if err := d.ensureNetworks(ctx, eng); err != nil {
 		return err
 	}
 	// berth-proxy publishes a port: only hosts with a routed service get one.
@@ -274,7 +280,12 @@ func (d *Deployer) ensureVolumes(ctx context.Context, eng Engine, spec engine.Co
 		if !used || bool(vol.External) {
 			continue
 		}
-		if err := eng.EnsureVolume(ctx, name, map[string]string{release.LabelManaged: "true", release.LabelApp: d.Cfg.App, release.LabelVolume: key}); err != nil {
+		labels := map[string]string{}
+		for k, v := range vol.Labels {
+			labels[k] = v
+		}
+		labels[release.LabelManaged], labels[release.LabelApp], labels[release.LabelVolume] = "true", d.Cfg.App, key
+		if err := eng.CreateVolumeSpec(ctx, engine.VolumeSpec{Name: name, Driver: vol.Driver, DriverOpts: vol.DriverOpts, Labels: labels}); err != nil {
 			return err
 		}
 	}

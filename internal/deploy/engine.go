@@ -24,6 +24,10 @@ type Engine interface {
 	EnsureNetwork(ctx context.Context, name string, labels map[string]string) error
 	RemoveNetwork(ctx context.Context, name string) error
 	EnsureVolume(ctx context.Context, name string, labels map[string]string) error
+	CreateNetworkSpec(ctx context.Context, n engine.NetworkSpec) error
+	NetworkExists(ctx context.Context, name string) (bool, error)
+	CreateVolumeSpec(ctx context.Context, v engine.VolumeSpec) error
+	VolumeExists(ctx context.Context, name string) (bool, error)
 	ListVolumes(ctx context.Context, labels map[string]string) ([]engine.Volume, error)
 	RemoveVolume(ctx context.Context, name string) error
 	InspectImage(ctx context.Context, ref string) (engine.ImageInfo, error)

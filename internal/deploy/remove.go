@@ -32,7 +32,7 @@ func (d *Deployer) PlanRemoval(ctx context.Context) (*RemovalPlan, error) {
 	plan := &RemovalPlan{}
 	for _, h := range d.Cfg.Hosts {
 		eng := d.Hosts[h.Name]
-		hr := HostRemoval{Host: h.Name, Networks: []string{AppNetwork(d.Cfg.App)}}
+		hr := HostRemoval{Host: h.Name, Networks: appNetworks(d.Cfg, h.Name)}
 		cs, err := eng.ListContainers(ctx, map[string]string{release.LabelApp: d.Cfg.App})
 		if err != nil {
 			return nil, err
@@ -96,8 +96,10 @@ func (d *Deployer) Remove(ctx context.Context, plan *RemovalPlan, volumes bool, 
 					return err
 				}
 			}
-			if err := eng.RemoveNetwork(ctx, AppNetwork(d.Cfg.App)); err != nil {
-				return fmt.Errorf("%w (fix: disconnect the containers still attached to it)", err)
+			for _, n := range hr.Networks {
+				if err := eng.RemoveNetwork(ctx, n); err != nil {
+					return fmt.Errorf("%w (fix: disconnect the containers still attached to it)", err)
+				}
 			}
 			if removed, err := removeProxyIfIdle(ctx, eng); err != nil {
 				return err
