@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -127,6 +128,10 @@ func (c *serviceCheck) deploy() {
 		if rp.Delay != nil {
 			c.errorf([]string{"deploy", "restart_policy", "delay"}, "remove delay: (the engine backs off on its own)", "the engine has no restart delay setting outside Swarm")
 		}
+		if rp.MaxAttempts != nil && rp.Condition != "on-failure" {
+			c.errorf([]string{"deploy", "restart_policy", "max_attempts"}, "set condition: on-failure, or remove max_attempts:",
+				"the engine counts restart attempts only for on-failure")
+		}
 		if rp.Window != nil {
 			c.errorf([]string{"deploy", "restart_policy", "window"}, "remove window:", "the engine has no restart window setting outside Swarm")
 		}
@@ -196,9 +201,15 @@ func (c *serviceCheck) files(section string, refs []types.ServiceConfigObjConfig
 		if !ok {
 			continue // compose-go reports undefined references
 		}
-		if (d.Environment != "" || d.Content != "") && c.s.ReadOnly {
-			c.errorf(keys, "use file: for it, or drop read_only:",
-				"a read-only root filesystem cannot receive a %s given by environment: or content:", strings.TrimSuffix(section, "s"))
+		copied := d.Environment != "" || d.Content != "" || r.UID != "" || r.GID != "" || r.Mode != nil
+		if copied && c.s.ReadOnly {
+			c.errorf(keys, "use file: without uid:, gid: or mode:, or drop read_only:",
+				"a read-only root filesystem cannot receive a %s written into it (environment:, content:, or uid:, gid: or mode:)", strings.TrimSuffix(section, "s"))
+		}
+		for _, idv := range [][2]string{{"uid", r.UID}, {"gid", r.GID}} {
+			if _, err := strconv.Atoi(idv[1]); idv[1] != "" && err != nil {
+				c.errorf(append(keys, idv[0]), "use a number", "%s %q is not numeric: the file is written before the container starts, when no user names resolve", idv[0], idv[1])
+			}
 		}
 	}
 }
