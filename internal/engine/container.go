@@ -312,6 +312,11 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 	discard := func() {
 		_, _ = c.api.ContainerRemove(context.WithoutCancel(ctx), res.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 	}
+	if dropped := discarded(res.Warnings); len(dropped) > 0 {
+		discard()
+		return "", fmt.Errorf("host %s: container %s: the engine dropped settings compose.yaml asks for: %s (fix: enable them on the host, or remove them from compose.yaml)",
+			c.Host(), spec.Name, strings.Join(dropped, "; "))
+	}
 	// API 1.41 joins one network at create; the others are joined before
 	// start so the process never runs half-connected.
 	for _, name := range order[min(1, len(order)):] {
@@ -495,4 +500,19 @@ func (c *Client) InspectContainerJSON(ctx context.Context, idOrName string) ([]b
 		return nil, fmt.Errorf("host %s: inspecting container %s: %w", c.Host(), idOrName, err)
 	}
 	return res.Raw, nil
+}
+
+// discarded picks the create warnings in which the engine says it dropped a
+// setting ("... Weight discarded.") because the host's kernel or cgroups
+// lack it: a container without what compose.yaml asks for must not be
+// deployed as if it had it. Warnings carry no code, so their wording is
+// the only signal; the engine has used "discarded" for these since 1.12.
+func discarded(warnings []string) []string {
+	var out []string
+	for _, w := range warnings {
+		if strings.Contains(w, "discarded") {
+			out = append(out, strings.TrimSpace(w))
+		}
+	}
+	return out
 }
