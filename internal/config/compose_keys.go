@@ -185,7 +185,7 @@ var composeKeys = []composeKey{
 	ok("config", "name", "accepted: it names a Swarm object, and outside Swarm there is none to name"),
 	no("config", "template_driver", "templated configs are rendered by Swarm", "render the file before the deploy"),
 
-	ok("secret", "content", "written into the container before it starts; never in a label, a log line or an error"),
+	ok("secret", "content", "the Compose Specification allows content: for configs only, so compose-go refuses it here before berth reads the file; were it allowed, berth would write it in like environment:"),
 	no("secret", "driver", "secret drivers are Swarm plugins", "give the secret a file: or environment:"),
 	no("secret", "driver_opts", "secret drivers are Swarm plugins", "give the secret a file: or environment:"),
 	ok("secret", "environment", "the variable's value, written into the container before it starts; never in a label, a log line or an error"),
