@@ -228,6 +228,39 @@ secrets:
 	}
 }
 
+// A setting this engine's API is too old for is refused before anything
+// changes (mac_address needs API 1.44; the engine here may be older).
+func TestComposeKeysAPIGated(t *testing.T) {
+	a := newApp(t, "  db:\n    accessory: true\n    deploy: { min_ready: 1s }\n",
+		"    depends_on: [db]\n  db:\n    image: berth-testapp:v1\n    command: [\"worker\"]\n    mac_address: 02:42:ac:11:00:42\n")
+	testenv.AppImage(t, a.eng, "berth-testapp:v1", "VERSION=v1")
+	out, errOut, code := a.run("deploy")
+	var major, minor int
+	if _, err := fmt.Sscanf(a.eng.APIVersion, "%d.%d", &major, &minor); err != nil {
+		t.Fatalf("engine API version %q: %v", a.eng.APIVersion, err)
+	}
+	if major > 1 || minor >= 44 {
+		if code != 0 {
+			t.Fatalf("deploy on API %s: exit %d\n%s%s", a.eng.APIVersion, code, out, errOut)
+		}
+		if got := dockerOut(t, "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.MacAddress}}{{end}}", a.name+"-db"); got != "02:42:ac:11:00:42" {
+			t.Errorf("db MAC address %q", got)
+		}
+		return
+	}
+	if code == 0 {
+		t.Fatalf("deploy with mac_address on API %s succeeded; the engine would ignore it", a.eng.APIVersion)
+	}
+	for _, want := range []string{"mac_address", "needs Engine API 1.44", "nothing was changed"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("refusal lacks %q:\n%s", want, errOut)
+		}
+	}
+	if ps := dockerOut(t, "ps", "-aq", "--filter", "label=berth.app="+a.name); ps != "" {
+		t.Errorf("containers were created although the deploy was refused: %s", ps)
+	}
+}
+
 // blkioWeightWorks asks the engine directly whether it keeps a block IO
 // weight (it needs the BFQ or CFQ scheduler and the blkio cgroup).
 func blkioWeightWorks(t *testing.T) bool {

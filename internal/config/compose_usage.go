@@ -59,6 +59,11 @@ func (c *serviceCheck) check() {
 		c.errorf([]string{"mac_address"}, "make the service an accessory in berth.yaml, or remove mac_address:",
 			"a deploy runs the new release beside the old one, and two containers cannot share one MAC address")
 	}
+	limitsCPUs := s.Deploy != nil && s.Deploy.Resources.Limits != nil && s.Deploy.Resources.Limits.NanoCPUs > 0
+	if (s.CPUS > 0 || limitsCPUs) && (s.CPUQuota != 0 || s.CPUPeriod != 0) {
+		c.errorf([]string{"cpu_quota"}, "use either cpus: (or deploy.resources.limits.cpus) or cpu_quota:/cpu_period:, not both",
+			"the engine refuses a CPU limit given both ways")
+	}
 	c.deploy()
 	c.networks()
 	c.volumes()

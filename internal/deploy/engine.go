@@ -12,6 +12,7 @@ import (
 type Engine interface {
 	Host() string
 	CreateContainer(ctx context.Context, spec engine.ContainerSpec) (string, error)
+	CheckSupported(spec engine.ContainerSpec) error
 	StartContainer(ctx context.Context, id string) error
 	StopContainer(ctx context.Context, id string, timeout time.Duration) error
 	RemoveContainer(ctx context.Context, id string, force bool) error

@@ -155,3 +155,27 @@ func appNetworks(cfg *config.Config, host string) []string {
 	}
 	return out
 }
+
+// checkSupported refuses, before anything changes, a deploy whose services
+// ask a host for settings its Engine API is too old for (mac_address
+// before 1.44, a volume subpath before 1.45).
+func (d *Deployer) checkSupported(svcs []*config.Service, images map[string]string) error {
+	for _, svc := range svcs {
+		image := svc.Compose.Image
+		if ref, ok := images[svc.Name]; ok {
+			image = ref
+		}
+		spec, err := containerSpec(d.Cfg, svc, image, "", 0, "")
+		if err != nil {
+			return err
+		}
+		for _, h := range svc.Hosts {
+			if eng, ok := d.Hosts[h]; ok {
+				if err := eng.CheckSupported(spec); err != nil {
+					return fmt.Errorf("%w; nothing was changed on any host", err)
+				}
+			}
+		}
+	}
+	return nil
+}

@@ -22,6 +22,10 @@ const (
 	apiVolumeSubpath = "1.45" // VolumeOptions.Subpath
 )
 
+// CheckSupported reports the settings of spec this engine's API is too old
+// for, so a deploy can refuse before it changes anything.
+func (c *Client) CheckSupported(spec ContainerSpec) error { return c.needsAPI(spec) }
+
 // needsAPI names the settings of spec this engine is too old for.
 func (c *Client) needsAPI(spec ContainerSpec) error {
 	var missing []string
