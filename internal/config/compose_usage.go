@@ -64,6 +64,10 @@ func (c *serviceCheck) check() {
 		c.errorf([]string{"cpu_quota"}, "use either cpus: (or deploy.resources.limits.cpus) or cpu_quota:/cpu_period:, not both",
 			"the engine refuses a CPU limit given both ways")
 	}
+	if hc := s.HealthCheck; hc != nil && hc.StartInterval != nil {
+		c.errorf([]string{"healthcheck", "start_interval"}, "remove start_interval: (start_period still applies)",
+			"the health check start interval needs Engine API 1.44; berth also deploys to API 1.41 engines, which would drop it")
+	}
 	c.deploy()
 	c.networks()
 	c.volumes()
@@ -191,6 +195,9 @@ func (c *serviceCheck) volumes() {
 		}
 		if b := v.Bind; b != nil && b.Recursive != "" {
 			c.errorf(keys, "remove bind.recursive:", "recursive read-only binds need Engine API 1.44; berth also deploys to API 1.41 engines")
+		}
+		if b := v.Bind; b != nil && b.SELinux != "" && !bool(b.CreateHostPath) {
+			c.errorf(keys, "drop create_host_path: false, or selinux:", "SELinux relabelling needs the bind form the engine creates missing paths with (API 1.41's mount form has no SELinux option)")
 		}
 		if vv := v.Volume; vv != nil && len(vv.Labels) > 0 {
 			c.errorf(keys, "set labels: on the top-level volume", "labels on a mount label only an anonymous volume, which berth does not create with labels")
