@@ -162,7 +162,7 @@ secrets:
 	}
 	a.waitServing("v1", 10*time.Second)
 
-	web, worker, db := inspect(t, a.name+"-web-1"), inspect(t, a.name+"-worker-1"), inspect(t, a.name+"-db")
+	web, worker, db := inspectContainer(t, a.name+"-web-1"), inspectContainer(t, a.name+"-worker-1"), inspectContainer(t, a.name+"-db")
 	checkWeb(t, a, web, extNet)
 	if disk != "" {
 		if got := fmt.Sprint(web.HostConfig.BlkioDeviceReadBps, web.HostConfig.BlkioDeviceWriteIOps); got != "[{"+disk+" 1048576}] [{"+disk+" 300}]" {
@@ -465,7 +465,7 @@ type inspected struct {
 	}
 }
 
-func inspect(t *testing.T, name string) inspected {
+func inspectContainer(t *testing.T, name string) inspected {
 	t.Helper()
 	var out []inspected
 	if err := json.Unmarshal([]byte(dockerOut(t, "inspect", name)), &out); err != nil || len(out) != 1 {

@@ -186,8 +186,8 @@ func TestComposeHonouredKeysLoad(t *testing.T) {
 	dir := t.TempDir()
 	files := map[string]string{
 		"berth.yaml": "app: shop\nservices:\n  db: { accessory: true }\n",
+		"Dockerfile": "FROM scratch\n",
 		"compose.yaml": `name: ignored
-version: "3.9"
 services:
   web:
     build: { context: . }
