@@ -27,6 +27,7 @@ test-e2e:
 
 bench: build
 	./bench/run.sh
+	./bench/compose.sh
 
 clean:
 	rm -rf bin
