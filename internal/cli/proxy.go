@@ -47,7 +47,7 @@ func newProxyCommand(g *Globals) *cobra.Command {
 		},
 	}
 	admin.Flags().StringVar(&adminSocket, "admin", "/run/berth/admin.sock", "admin API unix socket")
-	cmd.AddCommand(run, admin)
+	cmd.AddCommand(run, admin, newProxyForwardCommand())
 	return cmd
 }
 

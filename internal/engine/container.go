@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +31,9 @@ type ContainerSpec struct {
 	Mounts       []Mount
 	Tmpfs        map[string]string
 	Ports        []PortBinding
+	// ExposedPorts are "PORT/PROTO" the image documents as served
+	// (compose's expose:); they publish nothing.
+	ExposedPorts []string
 	Healthcheck  *Healthcheck
 	Memory       int64 // bytes
 	NanoCPUs     int64
@@ -119,9 +121,32 @@ type Mount struct {
 
 // PortBinding publishes a container port on the host.
 type PortBinding struct {
-	HostIP        string
-	HostPort      int
+	HostIP   string // "" is every address
+	HostPort int    // 0: the engine picks a free port
+	// HostPortEnd > HostPort asks the engine for any free port of the
+	// range HostPort-HostPortEnd (compose's "8000-8010:80").
+	HostPortEnd   int
 	ContainerPort int
+	Protocol      string // tcp (default), udp, sctp
+}
+
+// Proto is the binding's protocol, tcp when unset.
+func (p PortBinding) Proto() string {
+	if p.Protocol == "" {
+		return "tcp"
+	}
+	return p.Protocol
+}
+
+// HostPorts is the host side as the engine writes it: "", "80" or "80-90".
+func (p PortBinding) HostPorts() string {
+	switch {
+	case p.HostPortEnd > p.HostPort:
+		return strconv.Itoa(p.HostPort) + "-" + strconv.Itoa(p.HostPortEnd)
+	case p.HostPort > 0:
+		return strconv.Itoa(p.HostPort)
+	}
+	return ""
 }
 
 // Healthcheck mirrors a Docker HEALTHCHECK.
@@ -202,25 +227,8 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 	if err := c.needsAPI(spec); err != nil {
 		return "", err
 	}
-	if len(spec.Ports) > 0 {
-		cfg.ExposedPorts = network.PortSet{}
-		host.PortBindings = network.PortMap{}
-		for _, p := range spec.Ports {
-			port, ok := network.PortFrom(uint16(p.ContainerPort), network.TCP)
-			if !ok {
-				return "", fmt.Errorf("container %s: bad port %d", spec.Name, p.ContainerPort)
-			}
-			b := network.PortBinding{HostPort: strconv.Itoa(p.HostPort)}
-			if p.HostIP != "" {
-				ip, err := netip.ParseAddr(p.HostIP)
-				if err != nil {
-					return "", fmt.Errorf("container %s: bad host address %q: %w", spec.Name, p.HostIP, err)
-				}
-				b.HostIP = ip
-			}
-			cfg.ExposedPorts[port] = struct{}{}
-			host.PortBindings[port] = append(host.PortBindings[port], b)
-		}
+	if err := setPorts(spec, cfg, host); err != nil {
+		return "", err
 	}
 	var netcfg *network.NetworkingConfig
 	order := spec.NetworkOrder
@@ -347,7 +355,7 @@ func (c *Client) InspectContainer(ctx context.Context, idOrName string) (Contain
 				if b.HostIP.IsValid() {
 					ip = b.HostIP.String()
 				}
-				info.PublishedTo = append(info.PublishedTo, PortBinding{HostIP: ip, HostPort: hp, ContainerPort: int(port.Num())})
+				info.PublishedTo = append(info.PublishedTo, PortBinding{HostIP: ip, HostPort: hp, ContainerPort: int(port.Num()), Protocol: string(port.Proto())})
 			}
 		}
 	}
@@ -364,6 +372,8 @@ type ContainerSummary struct {
 	State   string
 	Status  string
 	Created time.Time
+	// Ports are the host ports the container holds while it runs.
+	Ports []PortBinding
 }
 
 // ListContainers lists containers (running and stopped) carrying every one
@@ -387,7 +397,18 @@ func (c *Client) ListContainers(ctx context.Context, labels map[string]string) (
 		if len(s.Names) > 0 {
 			name = strings.TrimPrefix(s.Names[0], "/")
 		}
-		out = append(out, ContainerSummary{ID: s.ID, Name: name, Image: s.Image, ImageID: s.ImageID, Labels: s.Labels, State: string(s.State), Status: s.Status, Created: time.Unix(s.Created, 0)})
+		cs := ContainerSummary{ID: s.ID, Name: name, Image: s.Image, ImageID: s.ImageID, Labels: s.Labels, State: string(s.State), Status: s.Status, Created: time.Unix(s.Created, 0)}
+		for _, p := range s.Ports {
+			if p.PublicPort == 0 {
+				continue
+			}
+			ip := ""
+			if p.IP.IsValid() {
+				ip = p.IP.String()
+			}
+			cs.Ports = append(cs.Ports, PortBinding{HostIP: ip, HostPort: int(p.PublicPort), ContainerPort: int(p.PrivatePort), Protocol: p.Type})
+		}
+		out = append(out, cs)
 	}
 	return out, nil
 }
