@@ -60,6 +60,9 @@ func runStatus(ctx context.Context, g *Globals) error {
 				}
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", s.Service, s.Kind, s.Route, cur)
+			if p := s.Ports; p != nil {
+				fmt.Fprintf(tw, "    ports\t%s\t%s\t%s -> %s\n", p.State, p.Container, strings.Join(p.Ports, " "), p.Target)
+			}
 		}
 		if h.Lock != nil {
 			fmt.Fprintf(tw, "  lock\theld by %s since %s (%s)\n", h.Lock.Holder, h.Lock.Since.Format(time.RFC3339), h.Lock.Reason)

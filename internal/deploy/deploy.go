@@ -151,6 +151,9 @@ func (d *Deployer) Deploy(ctx context.Context, opts Options) (*Result, error) {
 	if err := d.checkExternal(ctx, svcs); err != nil {
 		return nil, err
 	}
+	if err := d.checkPorts(ctx, svcs); err != nil {
+		return nil, err
+	}
 	if err := d.checkSupported(svcs, opts.Images); err != nil {
 		return nil, err
 	}

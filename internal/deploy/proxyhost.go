@@ -27,16 +27,26 @@ const (
 
 // execCaller reaches the proxy's admin socket by running `berth proxy
 // admin` inside the proxy container: no admin port is ever published.
+// container and socket name another berth container (a forwarder); empty,
+// they are berth-proxy's.
 type execCaller struct {
-	eng Engine
+	eng               Engine
+	container, socket string
 }
 
 func (c execCaller) Call(ctx context.Context, method, path string, body []byte) ([]byte, error) {
-	cmd := []string{"/berth", "proxy", "admin", method, path}
+	name, cmd := ProxyName, []string{"/berth", "proxy", "admin"}
+	if c.container != "" {
+		name = c.container
+	}
+	if c.socket != "" {
+		cmd = append(cmd, "--admin", c.socket)
+	}
+	cmd = append(cmd, method, path)
 	if body != nil {
 		cmd = append(cmd, string(body))
 	}
-	res, err := c.eng.Exec(ctx, ProxyName, cmd)
+	res, err := c.eng.Exec(ctx, name, cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -44,13 +54,13 @@ func (c execCaller) Call(ctx context.Context, method, path string, body []byte) 
 		// stdout carries the API's JSON error answer; stderr the reason
 		// when the call never got one (no socket, say).
 		if len(strings.TrimSpace(string(res.Stdout))) > 0 {
-			return nil, fmt.Errorf("host %s: berth-proxy admin %s %s: %w", c.eng.Host(), method, path, proxy.ParseAPIError(res.Stdout))
+			return nil, fmt.Errorf("host %s: %s admin %s %s: %w", c.eng.Host(), name, method, path, proxy.ParseAPIError(res.Stdout))
 		}
 		msg := strings.TrimSpace(string(res.Stderr))
 		if msg == "" {
 			msg = fmt.Sprintf("exit code %d", res.ExitCode)
 		}
-		return nil, fmt.Errorf("host %s: berth-proxy admin %s %s: %s", c.eng.Host(), method, path, msg)
+		return nil, fmt.Errorf("host %s: %s admin %s %s: %s", c.eng.Host(), name, method, path, msg)
 	}
 	return res.Stdout, nil
 }

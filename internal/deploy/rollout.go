@@ -66,6 +66,9 @@ func (d *Deployer) rollOut(ctx context.Context, eng Engine, svc *config.Service,
 	if err != nil {
 		return res, err
 	}
+	if err := d.ensureForwarder(ctx, eng, svc, cur); err != nil {
+		return res, err
+	}
 	imageID, err := resolveImage(ctx, eng, svc.Name, image)
 	if err != nil {
 		return res, err
@@ -222,6 +225,9 @@ func (d *Deployer) promote(ctx context.Context, eng Engine, svc *config.Service,
 				pr.Step(Event{Host: host, Service: svc.Name, Step: "drain", Detail: "drain failed, stopping the old release anyway: " + err.Error()})
 			}
 		}
+	}
+	if err := d.switchForwarder(ctx, eng, svc, rel); err != nil {
+		return err
 	}
 	return d.retire(ctx, eng, svc, hist, rel.Number)
 }

@@ -133,6 +133,9 @@ func containerSpec(cfg *config.Config, svc *config.Service, image, imageID strin
 	if err := applyFiles(cfg, svc, &spec); err != nil {
 		return spec, err
 	}
+	if err := applyPorts(svc, &spec); err != nil {
+		return spec, err
+	}
 	// The hash covers everything that makes the container what it is, so a
 	// re-run with nothing changed is recognised and skipped. It is a one-way
 	// digest: secret values in env never leave the host in a label.

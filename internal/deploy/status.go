@@ -36,6 +36,8 @@ type ServiceStatus struct {
 	Replicas int               `json:"replicas"`
 	Current  *release.Release  `json:"current"`
 	Releases []release.Release `json:"releases"`
+	// Ports is the forwarder publishing a replaceable service's ports.
+	Ports *ForwarderStatus `json:"ports,omitempty"`
 }
 
 // Status reads the app's state on every host: releases, which one serves,
@@ -93,6 +95,9 @@ func (d *Deployer) Status(ctx context.Context) ([]HostStatus, error) {
 						ss.Current = &c
 					}
 				}
+			}
+			if ss.Ports, err = d.forwarderStatus(ctx, eng, svc); err != nil {
+				return nil, err
 			}
 			sort.Slice(ss.Releases, func(i, j int) bool { return ss.Releases[i].Number > ss.Releases[j].Number })
 			hs.Services = append(hs.Services, ss)
