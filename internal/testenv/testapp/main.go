@@ -5,10 +5,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -35,6 +37,9 @@ func main() {
 	}
 	if len(os.Args) > 2 && os.Args[1] == "release" {
 		os.Exit(releaseCmd(os.Args[2]))
+	}
+	if p := os.Getenv("ECHO_PORT"); p != "" {
+		echo(":"+p, version)
 	}
 	if len(os.Args) > 1 && os.Args[1] == "worker" {
 		log.Printf("worker %s running", version)
@@ -104,4 +109,43 @@ func main() {
 	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
 		log.Fatal(err)
 	}
+}
+
+// echo serves TCP and UDP on addr (ECHO_PORT): every line or datagram comes
+// back prefixed with the version, so a test sees which release answered.
+func echo(addr, version string) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("testapp %s echoing on %s tcp and udp", version, addr)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				sc := bufio.NewScanner(c)
+				for sc.Scan() {
+					fmt.Fprintf(c, "%s %s\n", version, sc.Text())
+				}
+			}()
+		}
+	}()
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			_, _ = pc.WriteTo([]byte(version+" "+string(buf[:n])), from)
+		}
+	}()
 }
