@@ -69,6 +69,11 @@ func checkPolicy(cfg *config.Config, p policy.Policy, services []*config.Service
 			errs = append(errs, policy.ServiceError(svc, err))
 			continue
 		}
+		// A replaceable service's ports are published by its forwarder;
+		// they are still the service's, and judged as such.
+		if !svc.Accessory {
+			spec.Ports, _ = servicePorts(svc)
+		}
 		ps := policy.ForService(cfg, svc, spec, env)
 		if imageUser != nil && spec.User == "" {
 			if u, ok := imageUser(svc, image); ok {

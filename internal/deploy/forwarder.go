@@ -152,11 +152,19 @@ func (d *Deployer) ensureForwarder(ctx context.Context, eng Engine, svc *config.
 	if err != nil {
 		return err
 	}
-	if st.Target != cur.Container {
-		if _, err := fc.SetTarget(ctx, cur.Container); err != nil {
-			return err
+	if st.Target == cur.Container {
+		return nil
+	}
+	// A fresh forwarder, or one a killed deploy left on another release:
+	// it follows what serves, and what it relayed to before is drained.
+	if _, err := fc.SetTarget(ctx, cur.Container); err != nil {
+		return err
+	}
+	pr.Step(Event{Host: host, Service: svc.Name, Step: "ports", Detail: "forwarding to " + cur.Container})
+	if st.Target != "" {
+		if _, err := fc.Drain(ctx, st.Target, svc.Deploy.Drain); err != nil {
+			pr.Step(Event{Host: host, Service: svc.Name, Step: "drain", Detail: "draining the ports failed: " + err.Error()})
 		}
-		pr.Step(Event{Host: host, Service: svc.Name, Step: "ports", Detail: "forwarding to " + cur.Container})
 	}
 	return nil
 }
