@@ -20,7 +20,8 @@ import (
 // then redeploys the service while a client opens TCP connections without
 // pause: no connection attempt fails, new connections reach the new release
 // after the deploy, UDP works before and after, the forwarder outlives the
-// releases, status shows it and remove takes it away.
+// releases, a rollback switches it back, status shows it and remove takes
+// it away.
 func TestPorts(t *testing.T) {
 	tcpPort, udpPort, dbPort := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	extraBerth := `  db:
@@ -146,6 +147,11 @@ func TestPorts(t *testing.T) {
 	status := a.mustRun("status")
 	if !strings.Contains(status, fwd) || !strings.Contains(status, fmt.Sprintf("127.0.0.1:%d->7000/tcp", tcpPort)) || !strings.Contains(status, a.name+"-web-2") {
 		t.Errorf("status does not show the forwarder, its ports and its target:\n%s", status)
+	}
+	// A rollback switches the ports back like the route.
+	a.mustRun("rollback", "web", "--to", "1")
+	if got, err := echoTCP(tcpAddr, "back"); err != nil || got != "v1 back" {
+		t.Errorf("a new connection after the rollback: %q %v", got, err)
 	}
 	a.mustRun("remove", "--yes")
 	if err := exec.Command("docker", "inspect", fwd).Run(); err == nil {
