@@ -75,7 +75,9 @@ func forwarderSpec(cfg *config.Config, svc *config.Service, image string, bindin
 	}
 	// As for berth-proxy, the image stays out of the hash: upgrading berth
 	// must not recreate forwarders (and cut connections) on the next deploy.
-	hash, err := specHash(spec, "", nil)
+	unpinned := spec
+	unpinned.Image = ""
+	hash, err := specHash(unpinned, "", nil)
 	if err != nil {
 		return spec, err
 	}

@@ -133,3 +133,41 @@ func TestCheckPortsInApp(t *testing.T) {
 		}
 	}
 }
+
+// TestForwarderSpec: the forwarder listens on each container port once per
+// protocol, publishes every binding, needs no capability, and its hash
+// ignores berth's image (an upgrade must not recreate it).
+func TestForwarderSpec(t *testing.T) {
+	svc := portsService(t, "dns", false, "127.0.0.1:5353:53/udp", "5353:53", "127.0.0.2:5354:53/udp")
+	cfg := &config.Config{App: "shop"}
+	bindings, err := servicePorts(svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := forwarderSpec(cfg, svc, "berth:1", bindings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := forwarderSpec(cfg, svc, "berth:2", bindings)
+	if a.Labels["berth.config-hash"] != b.Labels["berth.config-hash"] {
+		t.Error("the forwarder's hash depends on berth's image")
+	}
+	if got := strings.Join(a.Cmd, " "); !strings.Contains(got, "--listen tcp/53 --listen udp/53") || strings.Count(got, "--listen") != 2 {
+		t.Errorf("cmd: %s", got)
+	}
+	if a.Name != "shop-dns-ports" || len(a.Ports) != 3 || a.CapDrop[0] != "ALL" || a.Sysctls["net.ipv4.ip_unprivileged_port_start"] != "0" {
+		t.Errorf("spec: %+v", a)
+	}
+	if a.Labels["berth.role"] != RoleForwarder || a.Labels["berth.app"] != "shop" || a.Labels["berth.service"] != "dns" {
+		t.Errorf("labels: %v", a.Labels)
+	}
+	if a.Networks[AppNetwork("shop")] == nil && len(a.NetworkOrder) != 1 {
+		t.Errorf("networks: %v", a.Networks)
+	}
+	svc2 := portsService(t, "dns", false, "127.0.0.1:5355:53/udp")
+	bindings2, _ := servicePorts(svc2)
+	c, _ := forwarderSpec(cfg, svc2, "berth:1", bindings2)
+	if c.Labels["berth.config-hash"] == a.Labels["berth.config-hash"] {
+		t.Error("other ports, same hash: the forwarder would not be recreated")
+	}
+}
