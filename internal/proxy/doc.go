@@ -9,6 +9,11 @@
 // admin API (HTTP+JSON on a unix socket) together with the client the CLI uses to
 // drive it through `docker exec`.
 //
+// The same package is also a service's port forwarder (`berth proxy
+// forward`, tcpfwd*.go and udpfwd.go): TCP connections and UDP sessions on a
+// service's published ports relayed to one switchable target, drained like a
+// route, with its own state file and admin API of the same shape.
+//
 // It does not know about releases, containers or Docker: internal/deploy decides
 // which target a route should point at and when to drain; this package makes the
 // switch safe.
