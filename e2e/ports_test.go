@@ -23,9 +23,11 @@ import (
 // releases, a rollback switches it back, status shows it and remove takes
 // it away.
 func TestPorts(t *testing.T) {
-	tcpPort, udpPort, dbPort := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
+	tcpPort, udpPort, dbPort, gamePort := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	extraBerth := `  db:
     accessory: true
+    deploy: { min_ready: 1s }
+  game:
     deploy: { min_ready: 1s }
 `
 	extraCompose := fmt.Sprintf(`    environment:
@@ -42,7 +44,13 @@ func TestPorts(t *testing.T) {
     environment:
       VERSION: db
     ports: ["127.0.0.1:%d:8080"]
-`, tcpPort, udpPort, dbPort)
+  game:
+    image: berth-testapp:v1
+    command: ["worker"]
+    environment:
+      ECHO_PORT: "7000"
+    ports: ["127.0.0.1:%d:7000"]
+`, tcpPort, udpPort, dbPort, gamePort)
 	a := newApp(t, extraBerth, extraCompose)
 	testenv.AppImage(t, a.eng, "berth-testapp:v1", "VERSION=v1")
 	testenv.AppImage(t, a.eng, "berth-testapp:v2", "VERSION=v2")
@@ -63,6 +71,11 @@ func TestPorts(t *testing.T) {
 	tcpAddr, udpAddr := fmt.Sprintf("127.0.0.1:%d", tcpPort), fmt.Sprintf("127.0.0.1:%d", udpPort)
 	if got, err := echoTCP(tcpAddr, "hi"); err != nil || got != "v1 hi" {
 		t.Fatalf("TCP through the forwarder: %q %v", got, err)
+	}
+	// A worker's ports go through its own forwarder.
+	gameAddr := fmt.Sprintf("127.0.0.1:%d", gamePort)
+	if got, err := echoTCP(gameAddr, "g"); err != nil || got != "v1 g" {
+		t.Fatalf("a worker's TCP port: %q %v", got, err)
 	}
 	udpOld, err := net.Dial("udp", udpAddr)
 	if err != nil {
@@ -148,6 +161,9 @@ func TestPorts(t *testing.T) {
 	if !strings.Contains(status, fwd) || !strings.Contains(status, fmt.Sprintf("127.0.0.1:%d->7000/tcp", tcpPort)) || !strings.Contains(status, a.name+"-web-2") {
 		t.Errorf("status does not show the forwarder, its ports and its target:\n%s", status)
 	}
+	if got, err := echoTCP(gameAddr, "g2"); err != nil || got != "v1 g2" {
+		t.Errorf("the unchanged worker's TCP port after the deploy: %q %v", got, err)
+	}
 	// A rollback switches the ports back like the route.
 	a.mustRun("rollback", "web", "--to", "1")
 	if got, err := echoTCP(tcpAddr, "back"); err != nil || got != "v1 back" {
@@ -190,6 +206,23 @@ func TestPortsTakenNamed(t *testing.T) {
 	a3 := newApp(t, "", fmt.Sprintf("    ports: [\"%d:7000\"]\n", foreign))
 	a3.expectFail(6, []string{"service web", fmt.Sprintf("0.0.0.0:%d->7000/tcp", foreign), "container " + name, "not berth's"}, "deploy")
 	assertNothingOf(t, a3)
+}
+
+// TestPortsTakenByAnotherApp: a host port another berth app's forwarder
+// publishes is named with that app and service.
+func TestPortsTakenByAnotherApp(t *testing.T) {
+	port := testenv.FreePort(t)
+	first := newApp(t, "", fmt.Sprintf("    environment: { ECHO_PORT: \"7000\" }\n    ports: [\"127.0.0.1:%d:7000\"]\n", port))
+	testenv.AppImage(t, first.eng, "berth-testapp:v1", "VERSION=v1")
+	first.mustRun("deploy")
+	second := newApp(t, "", fmt.Sprintf("    ports: [\"%d:7001\"]\n", port))
+	// The refusal comes before berth-proxy is looked at, so the second
+	// app's own proxy.http does not matter.
+	second.expectFail(6, []string{"service web", fmt.Sprintf("0.0.0.0:%d->7001/tcp", port), "container " + first.name + "-web-ports (berth app " + first.name + ", service web)"}, "deploy")
+	assertNothingOf(t, second)
+	if got, err := echoTCP(fmt.Sprintf("127.0.0.1:%d", port), "still"); err != nil || got != "v1 still" {
+		t.Errorf("the first app's port after the refused deploy: %q %v", got, err)
+	}
 }
 
 // assertNothingOf checks that the app has no container on the engine.
