@@ -164,6 +164,20 @@ func TestPorts(t *testing.T) {
 	if got, err := echoTCP(gameAddr, "g2"); err != nil || got != "v1 g2" {
 		t.Errorf("the unchanged worker's TCP port after the deploy: %q %v", got, err)
 	}
+	// A restarted forwarder relays where the last deploy said (its state
+	// file), not nowhere.
+	if out, err := exec.Command("docker", "restart", fwd).CombinedOutput(); err != nil {
+		t.Fatalf("docker restart %s: %v %s", fwd, err, out)
+	}
+	var got string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if got, err = echoTCP(tcpAddr, "restarted"); err == nil {
+			break
+		}
+	}
+	if got != "v2 restarted" {
+		t.Errorf("after the forwarder restarted: %q %v", got, err)
+	}
 	// A rollback switches the ports back like the route.
 	a.mustRun("rollback", "web", "--to", "1")
 	if got, err := echoTCP(tcpAddr, "back"); err != nil || got != "v1 back" {
