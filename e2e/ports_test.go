@@ -47,6 +47,7 @@ func TestPorts(t *testing.T) {
   game:
     image: berth-testapp:v1
     command: ["worker"]
+    scale: 2
     environment:
       ECHO_PORT: "7000"
     ports: ["127.0.0.1:%d:7000"]
@@ -163,6 +164,9 @@ func TestPorts(t *testing.T) {
 	}
 	if got, err := echoTCP(gameAddr, "g2"); err != nil || got != "v1 g2" {
 		t.Errorf("the unchanged worker's TCP port after the deploy: %q %v", got, err)
+	}
+	if !strings.Contains(status, a.name+"-game-1, "+a.name+"-game-1-r2") && !strings.Contains(status, a.name+"-game-1-r2, "+a.name+"-game-1") {
+		t.Errorf("status does not show the worker's forwarder relaying to both replicas:\n%s", status)
 	}
 	// A restarted forwarder relays where the last deploy said (its state
 	// file), not nowhere.

@@ -61,7 +61,7 @@ func runStatus(ctx context.Context, g *Globals) error {
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", s.Service, s.Kind, s.Route, cur)
 			if p := s.Ports; p != nil {
-				fmt.Fprintf(tw, "    ports\t%s\t%s\t%s -> %s\n", p.State, p.Container, strings.Join(p.Ports, " "), p.Target)
+				fmt.Fprintf(tw, "    ports\t%s\t%s\t%s -> %s\n", p.State, p.Container, strings.Join(p.Ports, " "), strings.Join(p.Targets, ", "))
 			}
 		}
 		if h.Lock != nil {

@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -146,7 +147,11 @@ func (d *Deployer) ensureForwarder(ctx context.Context, eng Engine, svc *config.
 			return err
 		}
 	}
-	if cur == nil || !cur.Running() {
+	if cur == nil {
+		return nil
+	}
+	targets := runningReplicas(*cur)
+	if len(targets) == 0 {
 		return nil
 	}
 	fc := forwarderClient(eng, d.Cfg.App, svc.Name)
@@ -154,17 +159,17 @@ func (d *Deployer) ensureForwarder(ctx context.Context, eng Engine, svc *config.
 	if err != nil {
 		return err
 	}
-	if st.Target == cur.Container {
+	if sameSet(st.Targets, targets) {
 		return nil
 	}
 	// A fresh forwarder, or one a killed deploy left on another release:
 	// it follows what serves, and what it relayed to before is drained.
-	if _, err := fc.SetTarget(ctx, cur.Container); err != nil {
+	if _, err := fc.SetTargets(ctx, targets); err != nil {
 		return err
 	}
-	pr.Step(Event{Host: host, Service: svc.Name, Step: "ports", Detail: "forwarding to " + cur.Container})
-	if st.Target != "" {
-		if _, err := fc.Drain(ctx, st.Target, svc.Deploy.Drain); err != nil {
+	pr.Step(Event{Host: host, Service: svc.Name, Step: "ports", Detail: "forwarding to " + strings.Join(targets, ", ")})
+	if old := without(st.Targets, targets); len(old) > 0 {
+		if _, err := fc.Drain(ctx, old, svc.Deploy.Drain); err != nil {
 			pr.Step(Event{Host: host, Service: svc.Name, Step: "drain", Detail: "draining the ports failed: " + err.Error()})
 		}
 	}
@@ -219,29 +224,29 @@ func forwardsTCP(svc *config.Service) bool {
 	return false
 }
 
-// waitReadyPorts is waitReady plus, for a service with forwarded TCP
-// ports, every such port accepting on the new release: the forwarder would
-// otherwise switch new connections to a release that refuses them.
-func (d *Deployer) waitReadyPorts(ctx context.Context, eng Engine, svc *config.Service, id string) (string, error) {
-	last, err := d.waitReady(ctx, eng, svc, id)
-	if err != nil || !forwardsTCP(svc) {
-		return last, err
+// portsReady extends a healthy verdict on a release: for a service with
+// forwarded TCP ports, every such port must accept on every replica, or
+// the forwarder would switch new connections to a release that refuses
+// them.
+func (d *Deployer) portsReady(ctx context.Context, eng Engine, svc *config.Service, rel release.Release, ready readyResult) readyResult {
+	if ready.err != nil || !forwardsTCP(svc) {
+		return ready
 	}
 	if err := d.ensureForwarder(ctx, eng, svc, nil); err != nil {
-		return last, err
+		return readyResult{ready.replica, ready.last, err}
 	}
-	info, err := eng.InspectContainer(ctx, id)
-	if err != nil {
-		return last, err
+	fc := forwarderClient(eng, d.Cfg.App, svc.Name)
+	for _, c := range rel.Containers {
+		r, err := fc.CheckPorts(ctx, c.Container, max(svc.Deploy.HealthTimeout, time.Second))
+		if err != nil {
+			return readyResult{c, ready.last, err}
+		}
+		if !r.Ready {
+			last := fmt.Sprintf("%s; but a published TCP port does not accept connections (%d attempts): %s (fix: make the app listen on the container port of every ports: entry)", ready.last, r.Attempts, r.Error)
+			return readyResult{c, last, fmt.Errorf("ports not ready")}
+		}
 	}
-	r, err := forwarderClient(eng, d.Cfg.App, svc.Name).CheckPorts(ctx, info.Name, max(svc.Deploy.HealthTimeout, time.Second))
-	if err != nil {
-		return last, err
-	}
-	if !r.Ready {
-		return fmt.Sprintf("%s; but a published TCP port does not accept connections (%d attempts): %s (fix: make the app listen on the container port of every ports: entry)", last, r.Attempts, r.Error), fmt.Errorf("ports not ready")
-	}
-	return last, nil
+	return ready
 }
 
 // switchForwarder moves svc's forwarder to rel and drains the release it
@@ -255,16 +260,23 @@ func (d *Deployer) switchForwarder(ctx context.Context, eng Engine, svc *config.
 		return err
 	}
 	fc := forwarderClient(eng, d.Cfg.App, svc.Name)
-	prev, err := fc.SetTarget(ctx, rel.Container)
-	if err != nil {
-		return fmt.Errorf("host %s: service %s: switching its ports to %s: %w (fix: run `berth status`; deploy again to finish the handover)", host, svc.Name, rel.Container, err)
+	targets := make([]string, 0, len(rel.Containers))
+	for _, c := range rel.Containers {
+		targets = append(targets, c.Container)
 	}
-	pr.Step(Event{Host: host, Service: svc.Name, Step: "switch", Detail: "ports now forward to " + rel.Container})
-	if prev == "" || prev == rel.Container {
+	names := strings.Join(targets, ", ")
+	prevs, err := fc.SetTargets(ctx, targets)
+	if err != nil {
+		return fmt.Errorf("host %s: service %s: switching its ports to %s: %w (fix: run `berth status`; deploy again to finish the handover)", host, svc.Name, names, err)
+	}
+	pr.Step(Event{Host: host, Service: svc.Name, Step: "switch", Detail: "ports now forward to " + names})
+	old := without(prevs, targets)
+	if len(old) == 0 {
 		return nil
 	}
+	prev := strings.Join(old, ", ")
 	pr.Step(Event{Host: host, Service: svc.Name, Step: "drain", Detail: fmt.Sprintf("draining connections to %s (up to %s)", prev, svc.Deploy.Drain)})
-	res, err := fc.Drain(ctx, prev, svc.Deploy.Drain)
+	res, err := fc.Drain(ctx, old, svc.Deploy.Drain)
 	switch {
 	case err != nil:
 		// New connections already go to the new release; the old one
@@ -281,7 +293,7 @@ type ForwarderStatus struct {
 	Container string         `json:"container"`
 	State     string         `json:"state"`
 	Ports     []string       `json:"ports"`
-	Target    string         `json:"target,omitempty"`
+	Targets   []string       `json:"targets,omitempty"`
 	Open      map[string]int `json:"open,omitempty"`
 }
 
@@ -309,7 +321,32 @@ func (d *Deployer) forwarderStatus(ctx context.Context, eng Engine, svc *config.
 		if err != nil {
 			return nil, err
 		}
-		fs.Target, fs.Open = st.Target, st.Open
+		fs.Targets, fs.Open = st.Targets, st.Open
 	}
 	return fs, nil
+}
+
+func runningReplicas(rel release.Release) []string {
+	var out []string
+	for _, c := range rel.Containers {
+		if c.Running() {
+			out = append(out, c.Container)
+		}
+	}
+	return out
+}
+
+// without is what of a is not in b.
+func without(a, b []string) []string {
+	var out []string
+	for _, s := range a {
+		if !slices.Contains(b, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func sameSet(a, b []string) bool {
+	return len(without(a, b)) == 0 && len(without(b, a)) == 0
 }

@@ -147,7 +147,7 @@ func (d *Deployer) promote(ctx context.Context, eng Engine, svc *config.Service,
 	pr := d.progress()
 	host := eng.Host()
 	pr.Step(Event{Host: host, Service: svc.Name, Step: "health", Detail: "waiting for " + replicaNames(rel) + " to become healthy"})
-	ready := d.waitAllReady(ctx, eng, svc, rel)
+	ready := d.portsReady(ctx, eng, svc, rel, d.waitAllReady(ctx, eng, svc, rel))
 	if err := ready.err; err != nil {
 		// Every replica goes, or stops again: a release serves whole.
 		cctx, cancel := cleanupCtx(ctx)

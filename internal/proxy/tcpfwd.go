@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -107,8 +108,11 @@ type Forwarder struct {
 	opts ForwardOptions
 	log  *slog.Logger
 
-	mu     sync.Mutex
-	target string // container name (or address) that new connections reach
+	mu sync.Mutex
+	// targets are the container names (or addresses) new connections
+	// reach: the replicas of the serving release.
+	targets []string
+	rr      int // round-robin start among targets with as few relays
 	// live holds every open relay (TCP connection or UDP session) by the
 	// target it was opened to, so a drain can wait for, and cut, exactly
 	// those of the old target.
@@ -142,37 +146,44 @@ func NewForwarder(opts ForwardOptions) (*Forwarder, error) {
 	if len(opts.Listeners) == 0 {
 		return nil, errors.New("forward: no listeners (fix: pass --listen tcp/PORT)")
 	}
-	target, err := loadForwardState(opts.StateFile)
+	targets, err := loadForwardState(opts.StateFile)
 	if err != nil {
 		return nil, err
 	}
-	return &Forwarder{opts: opts, log: opts.Logger, target: target, live: map[string]map[relay]struct{}{}, ready: make(chan struct{})}, nil
+	return &Forwarder{opts: opts, log: opts.Logger, targets: targets, live: map[string]map[relay]struct{}{}, ready: make(chan struct{})}, nil
 }
 
-// Target returns the current target.
-func (f *Forwarder) Target() string {
+// Targets returns the current targets.
+func (f *Forwarder) Targets() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.target
+	return slices.Clone(f.targets)
 }
 
-// SetTarget switches new connections to target and returns the previous
-// one. The switch is persisted before it takes effect, so a restarted
-// forwarder never relays to a target the deployer has moved away from.
-func (f *Forwarder) SetTarget(target string) (string, error) {
-	if err := validTargetHost(target); err != nil {
-		return "", &InvalidError{err}
+// SetTargets switches new connections to targets (the replicas of one
+// release) and returns the previous ones. The switch is persisted before it
+// takes effect, so a restarted forwarder never relays to a target the
+// deployer has moved away from.
+func (f *Forwarder) SetTargets(targets []string) ([]string, error) {
+	if len(targets) == 0 {
+		return nil, &InvalidError{errors.New("targets: want at least one")}
 	}
+	for _, t := range targets {
+		if err := validTargetHost(t); err != nil {
+			return nil, &InvalidError{err}
+		}
+	}
+	targets = slices.Clone(targets)
 	f.writeMu.Lock()
 	defer f.writeMu.Unlock()
-	if err := saveForwardState(f.opts.StateFile, target); err != nil {
-		return "", err
+	if err := saveForwardState(f.opts.StateFile, targets); err != nil {
+		return nil, err
 	}
 	f.mu.Lock()
-	prev := f.target
-	f.target = target
+	prev := f.targets
+	f.targets = targets
 	f.mu.Unlock()
-	f.log.Info("forward target set", "target", target, "previous", prev)
+	f.log.Info("forward targets set", "targets", targets, "previous", prev)
 	return prev, nil
 }
 
@@ -183,16 +194,34 @@ func validTargetHost(t string) error {
 	return nil
 }
 
-// open registers a relay to the current target and returns that target;
+// open registers a relay to one of the current targets and returns it;
 // "" means there is none yet.
 func (f *Forwarder) open(r relay) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.target == "" {
+	t := f.pickLocked()
+	if t != "" {
+		f.addLocked(t, r)
+	}
+	return t
+}
+
+// pickLocked chooses the target with the fewest open relays, ties going
+// round robin, as berth-proxy chooses among a route's replicas.
+func (f *Forwarder) pickLocked() string {
+	n := len(f.targets)
+	if n == 0 {
 		return ""
 	}
-	f.addLocked(f.target, r)
-	return f.target
+	f.rr = (f.rr + 1) % n
+	best := ""
+	for i := range n {
+		t := f.targets[(f.rr+i)%n]
+		if best == "" || len(f.live[t]) < len(f.live[best]) {
+			best = t
+		}
+	}
+	return best
 }
 
 func (f *Forwarder) addLocked(target string, r relay) {
@@ -204,14 +233,18 @@ func (f *Forwarder) addLocked(target string, r relay) {
 	m[r] = struct{}{}
 }
 
-// move re-registers r under the now-current target, for a dial retried
-// after a switch.
+// move re-registers r under a current target, for a dial retried after a
+// switch took its target away.
 func (f *Forwarder) move(r relay, from string) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if len(f.targets) == 0 || slices.Contains(f.targets, from) {
+		return from
+	}
 	f.removeLocked(from, r)
-	f.addLocked(f.target, r)
-	return f.target
+	t := f.pickLocked()
+	f.addLocked(t, r)
+	return t
 }
 
 func (f *Forwarder) done(target string, r relay) {
@@ -244,19 +277,31 @@ func (f *Forwarder) Open() map[string]int {
 // it as finished: a reply to the last datagram has had time to come back.
 const udpQuiet = time.Second
 
-// Drain waits up to timeout for every relay on target to finish (TCP
-// connections closed, UDP sessions quiet), then cuts what remains. target
-// must no longer be the current one.
-func (f *Forwarder) Drain(ctx context.Context, target string, timeout time.Duration) (DrainResult, error) {
+// Drain waits up to timeout for every relay on targets to finish (TCP
+// connections closed, UDP sessions quiet), then cuts what remains. No
+// target may be a current one.
+func (f *Forwarder) Drain(ctx context.Context, targets []string, timeout time.Duration) (DrainResult, error) {
 	start := time.Now()
-	if cur := f.Target(); cur == target {
-		return DrainResult{}, &RoutedError{Target: target, Key: "this forwarder"}
+	cur := f.Targets()
+	for _, t := range targets {
+		if slices.Contains(cur, t) {
+			return DrainResult{}, &RoutedError{Target: t, Key: "this forwarder"}
+		}
 	}
-	busy := func() []relay {
+	all := func() []relay {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		var out []relay
-		for r := range f.live[target] {
+		for _, t := range targets {
+			for r := range f.live[t] {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	busy := func() []relay {
+		var out []relay
+		for _, r := range all() {
 			if !r.quiet(udpQuiet) {
 				out = append(out, r)
 			}
@@ -284,16 +329,10 @@ func (f *Forwarder) Drain(ctx context.Context, target string, timeout time.Durat
 	// Quiet UDP sessions and whatever is left go now: the old target is
 	// about to stop, and a client's next datagram opens a session on the
 	// new one.
-	f.mu.Lock()
-	var all []relay
-	for r := range f.live[target] {
-		all = append(all, r)
-	}
-	f.mu.Unlock()
-	for _, r := range all {
+	for _, r := range all() {
 		r.close()
 	}
-	f.log.Info("forward target drained", "target", target, "drained", res.Drained, "cancelled", res.Cancelled, "waited_ms", res.WaitedMS)
+	f.log.Info("forward targets drained", "targets", targets, "drained", res.Drained, "cancelled", res.Cancelled, "waited_ms", res.WaitedMS)
 	return res, nil
 }
 
@@ -331,7 +370,7 @@ func (f *Forwarder) Serve(ctx context.Context, adminLn net.Listener) error {
 	closers = append(closers, adminLn)
 	srv := newAdminServer(f.AdminHandler())
 	wg.Go(func() { errc <- srv.Serve(adminLn) })
-	f.log.Info("berth forwarder serving", "listeners", fmt.Sprint(f.opts.Listeners), "target", f.Target(), "admin", adminLn.Addr().String())
+	f.log.Info("berth forwarder serving", "listeners", fmt.Sprint(f.opts.Listeners), "targets", f.Targets(), "admin", adminLn.Addr().String())
 	var err error
 	select {
 	case <-ctx.Done():

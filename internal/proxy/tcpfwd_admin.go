@@ -17,20 +17,24 @@ import (
 // carried in the body.
 //
 //	GET  /healthz
-//	GET  /forward            {target, listeners, open}
-//	PUT  /forward            {target} -> {previous}
-//	POST /drain              {target, timeout_ms} -> DrainResult
+//	GET  /forward            {targets, listeners, open}
+//	PUT  /forward            {targets} -> {previous}
+//	POST /drain              {targets, timeout_ms} -> DrainResult
 //	POST /check              {target, deadline_ms} -> PortCheckResult
 
 // ForwardState is the answer of GET /forward.
 type ForwardState struct {
-	Target    string         `json:"target"`
+	Targets   []string       `json:"targets"`
 	Listeners []Listener     `json:"listeners"`
 	Open      map[string]int `json:"open"` // open connections and UDP sessions per target
 }
 
 type setForwardRequest struct {
-	Target string `json:"target"`
+	Targets []string `json:"targets"`
+}
+
+type setForwardResponse struct {
+	Previous []string `json:"previous"`
 }
 
 // PortCheckRequest is the body of POST /check on a forwarder.
@@ -46,7 +50,7 @@ func (f *Forwarder) AdminHandler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 	})
 	mux.HandleFunc("GET /forward", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, ForwardState{Target: f.Target(), Listeners: f.opts.Listeners, Open: f.Open()})
+		writeJSON(w, http.StatusOK, ForwardState{Targets: f.Targets(), Listeners: f.opts.Listeners, Open: f.Open()})
 	})
 	mux.HandleFunc("PUT /forward", func(w http.ResponseWriter, r *http.Request) {
 		var req setForwardRequest
@@ -54,12 +58,12 @@ func (f *Forwarder) AdminHandler() http.Handler {
 			writeError(w, err)
 			return
 		}
-		prev, err := f.SetTarget(req.Target)
+		prev, err := f.SetTargets(req.Targets)
 		if err != nil {
 			writeError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, setRouteResponse{Previous: prev})
+		writeJSON(w, http.StatusOK, setForwardResponse{Previous: prev})
 	})
 	mux.HandleFunc("POST /drain", func(w http.ResponseWriter, r *http.Request) {
 		var req DrainRequest
@@ -68,11 +72,15 @@ func (f *Forwarder) AdminHandler() http.Handler {
 			return
 		}
 		timeout := time.Duration(req.TimeoutMS) * time.Millisecond
-		if req.Target == "" || req.TimeoutMS < 0 || timeout > maxDrainTimeout {
-			writeError(w, &InvalidError{fmt.Errorf("drain: want a target and timeout_ms 0..%d", maxDrainTimeout.Milliseconds())})
+		names := req.Targets
+		if req.Target != "" {
+			names = append(names, req.Target)
+		}
+		if len(names) == 0 || req.TimeoutMS < 0 || timeout > maxDrainTimeout {
+			writeError(w, &InvalidError{fmt.Errorf("drain: want targets and timeout_ms 0..%d", maxDrainTimeout.Milliseconds())})
 			return
 		}
-		res, err := f.Drain(r.Context(), req.Target, timeout)
+		res, err := f.Drain(r.Context(), names, timeout)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -118,17 +126,17 @@ func (fc *ForwardClient) State(ctx context.Context) (ForwardState, error) {
 	return out, err
 }
 
-// SetTarget switches new connections to target; it returns the previous
-// target once the switch is persisted and live.
-func (fc *ForwardClient) SetTarget(ctx context.Context, target string) (string, error) {
-	var out setRouteResponse
-	err := fc.c.call(ctx, http.MethodPut, "/forward", setForwardRequest{Target: target}, &out)
+// SetTargets switches new connections to targets; it returns the previous
+// targets once the switch is persisted and live.
+func (fc *ForwardClient) SetTargets(ctx context.Context, targets []string) ([]string, error) {
+	var out setForwardResponse
+	err := fc.c.call(ctx, http.MethodPut, "/forward", setForwardRequest{Targets: targets}, &out)
 	return out.Previous, err
 }
 
-// Drain waits up to timeout for target's connections, then cuts the rest.
-func (fc *ForwardClient) Drain(ctx context.Context, target string, timeout time.Duration) (DrainResult, error) {
-	return fc.c.Drain(ctx, target, timeout)
+// Drain waits up to timeout for the targets' connections, then cuts the rest.
+func (fc *ForwardClient) Drain(ctx context.Context, targets []string, timeout time.Duration) (DrainResult, error) {
+	return fc.c.DrainTargets(ctx, targets, timeout)
 }
 
 // CheckPorts waits up to deadline until target accepts on every TCP port.
@@ -141,38 +149,38 @@ func (fc *ForwardClient) CheckPorts(ctx context.Context, target string, deadline
 const forwardStateVersion = 1
 
 type forwardStateDoc struct {
-	Version int    `json:"version"`
-	Target  string `json:"target"`
+	Version int      `json:"version"`
+	Targets []string `json:"targets"`
 }
 
-// loadForwardState reads the persisted target; a missing file is a first
+// loadForwardState reads the persisted targets; a missing file is a first
 // start. A corrupt one is an error: relaying to a guessed release is worse
 // than not starting.
-func loadForwardState(path string) (string, error) {
+func loadForwardState(path string) ([]string, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil
+		return nil, nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("reading forwarder state %s: %w", path, err)
+		return nil, fmt.Errorf("reading forwarder state %s: %w", path, err)
 	}
 	var doc forwardStateDoc
 	if err := json.Unmarshal(data, &doc); err != nil {
-		return "", fmt.Errorf("forwarder state %s is corrupt: %w (move it aside; the next deploy sets the target again)", path, err)
+		return nil, fmt.Errorf("forwarder state %s is corrupt: %w (move it aside; the next deploy sets the targets again)", path, err)
 	}
 	if doc.Version != forwardStateVersion {
-		return "", fmt.Errorf("forwarder state %s: version %d is not supported (want %d)", path, doc.Version, forwardStateVersion)
+		return nil, fmt.Errorf("forwarder state %s: version %d is not supported (want %d)", path, doc.Version, forwardStateVersion)
 	}
-	if doc.Target != "" {
-		if err := validTargetHost(doc.Target); err != nil {
-			return "", fmt.Errorf("forwarder state %s: %w", path, err)
+	for _, t := range doc.Targets {
+		if err := validTargetHost(t); err != nil {
+			return nil, fmt.Errorf("forwarder state %s: %w", path, err)
 		}
 	}
-	return doc.Target, nil
+	return doc.Targets, nil
 }
 
-func saveForwardState(path, target string) error {
-	data, err := json.Marshal(forwardStateDoc{Version: forwardStateVersion, Target: target})
+func saveForwardState(path string, targets []string) error {
+	data, err := json.Marshal(forwardStateDoc{Version: forwardStateVersion, Targets: targets})
 	if err != nil {
 		return err
 	}

@@ -106,9 +106,7 @@ func (f *Forwarder) dialTarget(ctx context.Context, r relay, target string, port
 			return nil, target, err
 		}
 		time.Sleep(min(time.Duration(attempt+1)*50*time.Millisecond, 250*time.Millisecond))
-		if cur := f.Target(); cur != target && cur != "" {
-			target = f.move(r, target)
-		}
+		target = f.move(r, target)
 	}
 }
 

@@ -152,15 +152,15 @@ func TestForwardSwitchDrain(t *testing.T) {
 		t.Fatal("a connection before any target got an answer")
 	}
 
-	if _, err := f.SetTarget("old"); err != nil {
+	if _, err := f.SetTargets([]string{"old"}); err != nil {
 		t.Fatal(err)
 	}
 	held, heldRd := dialLine(t, tcpAddr)
 	if got := exchange(t, held, heldRd, "a"); got != "old a" {
 		t.Fatalf("before the switch: %q", got)
 	}
-	prev, err := f.SetTarget("new")
-	if err != nil || prev != "old" {
+	prev, err := f.SetTargets([]string{"new"})
+	if err != nil || len(prev) != 1 || prev[0] != "old" {
 		t.Fatalf("SetTarget: previous %q, %v", prev, err)
 	}
 	for i := range 5 {
@@ -176,7 +176,7 @@ func TestForwardSwitchDrain(t *testing.T) {
 
 	drained := make(chan DrainResult, 1)
 	go func() {
-		res, err := f.Drain(context.Background(), "old", 10*time.Second)
+		res, err := f.Drain(context.Background(), []string{"old"}, 10*time.Second)
 		if err != nil {
 			t.Errorf("Drain: %v", err)
 		}
@@ -207,14 +207,14 @@ func TestForwardDrainTimeoutCuts(t *testing.T) {
 	oldB, newB := newLineBackend(t, "old"), newLineBackend(t, "new")
 	f, tcpAddr, _ := startForwarder(t, filepath.Join(t.TempDir(), "state.json"),
 		map[string]net.Addr{"old": oldB.ln.Addr(), "new": newB.ln.Addr()}, nil)
-	_, _ = f.SetTarget("old")
+	_, _ = f.SetTargets([]string{"old"})
 	c, rd := dialLine(t, tcpAddr)
 	exchange(t, c, rd, "x")
-	if _, err := f.Drain(context.Background(), "old", time.Second); err == nil {
+	if _, err := f.Drain(context.Background(), []string{"old"}, time.Second); err == nil {
 		t.Fatal("draining the current target was allowed")
 	}
-	_, _ = f.SetTarget("new")
-	res, err := f.Drain(context.Background(), "old", 200*time.Millisecond)
+	_, _ = f.SetTargets([]string{"new"})
+	res, err := f.Drain(context.Background(), []string{"old"}, 200*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,18 +234,18 @@ func TestForwardStatePersists(t *testing.T) {
 	newB := newLineBackend(t, "new")
 	targets := map[string]net.Addr{"new": newB.ln.Addr()}
 	f1, _, _ := startForwarder(t, state, targets, nil)
-	if _, err := f1.SetTarget("new"); err != nil {
+	if _, err := f1.SetTargets([]string{"new"}); err != nil {
 		t.Fatal(err)
 	}
 	f2, tcpAddr, _ := startForwarder(t, state, targets, nil)
-	if f2.Target() != "new" {
-		t.Fatalf("restarted forwarder's target: %q", f2.Target())
+	if got := f2.Targets(); len(got) != 1 || got[0] != "new" {
+		t.Fatalf("restarted forwarder's targets: %q", got)
 	}
 	c, rd := dialLine(t, tcpAddr)
 	if got := exchange(t, c, rd, "y"); got != "new y" {
 		t.Fatalf("after restart: %q", got)
 	}
-	if _, err := f2.SetTarget("bad:target"); err == nil {
+	if _, err := f2.SetTargets([]string{"bad:target"}); err == nil {
 		t.Fatal("a target with a port was accepted")
 	}
 }
@@ -256,7 +256,7 @@ func TestForwardStatePersists(t *testing.T) {
 func TestForwardUDPSessions(t *testing.T) {
 	udp := map[string]net.Addr{"old": udpEchoBackend(t, "old"), "new": udpEchoBackend(t, "new")}
 	f, _, udpAddr := startForwarder(t, filepath.Join(t.TempDir(), "state.json"), nil, udp)
-	_, _ = f.SetTarget("old")
+	_, _ = f.SetTargets([]string{"old"})
 	ask := func(c net.Conn, msg string) string {
 		t.Helper()
 		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
@@ -278,7 +278,7 @@ func TestForwardUDPSessions(t *testing.T) {
 	if got := ask(a, "1"); got != "old 1" {
 		t.Fatalf("first datagram: %q", got)
 	}
-	_, _ = f.SetTarget("new")
+	_, _ = f.SetTargets([]string{"new"})
 	if got := ask(a, "2"); got != "old 2" {
 		t.Fatalf("a session moved at the switch: %q", got)
 	}
@@ -287,7 +287,7 @@ func TestForwardUDPSessions(t *testing.T) {
 	if got := ask(b, "3"); got != "new 3" {
 		t.Fatalf("a new client after the switch: %q", got)
 	}
-	res, err := f.Drain(context.Background(), "old", 5*time.Second)
+	res, err := f.Drain(context.Background(), []string{"old"}, 5*time.Second)
 	if err != nil || !res.Drained {
 		t.Fatalf("drain: %+v %v", res, err)
 	}
@@ -326,5 +326,38 @@ func TestParseListener(t *testing.T) {
 		if _, err := ParseListener(bad); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
+	}
+}
+
+// TestForwardReplicas: with several targets (the replicas of a release),
+// new connections are spread over all of them, and a switch to another
+// set moves new connections to that set only.
+func TestForwardReplicas(t *testing.T) {
+	a, b, c := newLineBackend(t, "a"), newLineBackend(t, "b"), newLineBackend(t, "c")
+	f, tcpAddr, _ := startForwarder(t, filepath.Join(t.TempDir(), "state.json"),
+		map[string]net.Addr{"a": a.ln.Addr(), "b": b.ln.Addr(), "c": c.ln.Addr()}, nil)
+	if _, err := f.SetTargets([]string{"a", "b"}); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for i := range 6 {
+		conn, rd := dialLine(t, tcpAddr)
+		got := exchange(t, conn, rd, fmt.Sprint(i))
+		who, _, _ := strings.Cut(got, " ")
+		seen[who]++ // connections stay open: the next goes to the emptier one
+	}
+	if seen["a"] != 3 || seen["b"] != 3 {
+		t.Fatalf("6 open connections over 2 replicas: %v", seen)
+	}
+	prev, _ := f.SetTargets([]string{"c"})
+	if strings.Join(prev, ",") != "a,b" {
+		t.Fatalf("previous targets: %v", prev)
+	}
+	conn, rd := dialLine(t, tcpAddr)
+	if got := exchange(t, conn, rd, "x"); got != "c x" {
+		t.Fatalf("after the switch: %q", got)
+	}
+	if _, err := f.SetTargets(nil); err == nil {
+		t.Fatal("an empty target set was accepted")
 	}
 }
