@@ -32,9 +32,6 @@ func (c *serviceCheck) check() {
 		c.errorf(nil, "set image: to a tag you built or pushed", "service has no image")
 	}
 	checkBuild(c.doc, c.name, s, c.e)
-	if c.routed && len(s.Ports) > 0 {
-		c.errorf([]string{"ports"}, "remove ports: (the app is reached through route.port)", "berth-proxy publishes the route")
-	}
 	c.networkMode()
 	for _, ns := range [][2]string{{"ipc", s.Ipc}, {"pid", s.Pid}, {"uts", s.Uts}, {"cgroup", s.Cgroup}} {
 		key, v := ns[0], ns[1]

@@ -140,6 +140,11 @@ func (d *Deployer) Deploy(ctx context.Context, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("--image %s=...: %s is an accessory, which a deploy never replaces", name, name)
 		}
 	}
+	// Ports first: a port conflict is known in a second, a build may take
+	// minutes.
+	if err := d.checkPorts(ctx, svcs); err != nil {
+		return nil, err
+	}
 	built, err := d.buildImages(ctx, svcs, opts)
 	if err != nil {
 		return nil, err
@@ -149,9 +154,6 @@ func (d *Deployer) Deploy(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	if err := d.checkExternal(ctx, svcs); err != nil {
-		return nil, err
-	}
-	if err := d.checkPorts(ctx, svcs); err != nil {
 		return nil, err
 	}
 	if err := d.checkSupported(svcs, opts.Images); err != nil {
