@@ -79,4 +79,3 @@ func (f *Forwarder) Drain(ctx context.Context, targets []string, timeout time.Du
 	f.log.Info("forward targets drained", "targets", targets, "drained", res.Drained, "cancelled", res.Cancelled, "waited_ms", res.WaitedMS)
 	return res, nil
 }
-
