@@ -63,7 +63,7 @@ func (d *Deployer) checkPorts(ctx context.Context, svcs []*config.Service) error
 			}
 			bindings, err := servicePorts(s)
 			if err != nil {
-				return err
+				continue // admission refuses it, placed in the compose file
 			}
 			for _, b := range bindings {
 				claims = append(claims, portClaim{s, b})

@@ -30,7 +30,9 @@ func servicePorts(svc *config.Service) ([]engine.PortBinding, error) {
 		if b.Protocol == "" {
 			b.Protocol = "tcp"
 		}
-		where := fmt.Sprintf("service %s (%s): ports: %d/%s", svc.Name, position(svc), p.Target, b.Protocol)
+		// No service or position here: policy.ServiceError, which every
+		// caller goes through first (admission), places the message.
+		where := fmt.Sprintf("ports: %d/%s", p.Target, b.Protocol)
 		if b.ContainerPort < 1 || b.ContainerPort > 65535 {
 			return nil, fmt.Errorf("%s: the container port must be 1-65535 (fix: set target:)", where)
 		}
@@ -86,7 +88,7 @@ func exposedPorts(svc *config.Service) ([]string, error) {
 			b, err2 = strconv.Atoi(hi)
 		}
 		if err1 != nil || err2 != nil || a < 1 || b > 65535 || b < a || (proto != "tcp" && proto != "udp" && proto != "sctp") {
-			return nil, fmt.Errorf("service %s (%s): expose: %q is not PORT[-PORT][/tcp|udp] (fix: write 3000 or 3000-3005/tcp)", svc.Name, position(svc), e)
+			return nil, fmt.Errorf("expose: %q is not PORT[-PORT][/tcp|udp] (fix: write 3000 or 3000-3005/tcp)", e)
 		}
 		for p := a; p <= b; p++ {
 			out = append(out, strconv.Itoa(p)+"/"+proto)
