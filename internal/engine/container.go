@@ -33,7 +33,7 @@ type ContainerSpec struct {
 	Ports        []PortBinding
 	// ExposedPorts are "PORT/PROTO" the image documents as served
 	// (compose's expose:); they publish nothing.
-	ExposedPorts []string
+	ExposedPorts []string `json:",omitempty"` // out of the hash when unset
 	Healthcheck  *Healthcheck
 	Memory       int64 // bytes
 	NanoCPUs     int64
@@ -125,9 +125,9 @@ type PortBinding struct {
 	HostPort int    // 0: the engine picks a free port
 	// HostPortEnd > HostPort asks the engine for any free port of the
 	// range HostPort-HostPortEnd (compose's "8000-8010:80").
-	HostPortEnd   int
+	HostPortEnd   int `json:",omitempty"` // unset fields stay out of config hashes (berth-proxy's)
 	ContainerPort int
-	Protocol      string // tcp (default), udp, sctp
+	Protocol      string `json:",omitempty"` // tcp (default), udp, sctp
 }
 
 // Proto is the binding's protocol, tcp when unset.
