@@ -104,8 +104,11 @@ func proxySpec(cfg *config.Config, image string) (engine.ContainerSpec, error) {
 		Labels:       map[string]string{release.LabelManaged: "true", release.LabelRole: release.RoleProxy},
 	}
 	// The image is left out of the hash on purpose: upgrading berth must not
-	// silently restart the proxy (and drop connections) on the next deploy.
-	hash, err := specHash(spec, "", nil)
+	// silently restart the proxy (and drop connections) on the next deploy,
+	// nor refuse the deploy of an app that shares the proxy with others.
+	hashed := spec
+	hashed.Image = ""
+	hash, err := specHash(hashed, "", nil)
 	if err != nil {
 		return spec, err
 	}

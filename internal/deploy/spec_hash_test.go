@@ -3,6 +3,7 @@ package deploy
 import (
 	"testing"
 
+	"github.com/berthhq/berth/internal/config"
 	"github.com/berthhq/berth/internal/release"
 )
 
@@ -57,5 +58,31 @@ volumes:
 		if got := spec.Labels[release.LabelConfigHash]; got != tc.want {
 			t.Errorf("%s: hash %s; want %s (the hash of a project that uses no new setting must not change)", tc.svc, got, tc.want)
 		}
+	}
+}
+
+// An upgrade of berth changes berth-proxy's image; the proxy's settings
+// hash must not follow, or the next deploy recreates the proxy (cutting
+// every app's connections) or refuses to, when other apps route through it.
+func TestProxySpecHashIgnoresImage(t *testing.T) {
+	cfg := &config.Config{App: "shop", Proxy: config.Proxy{HTTP: "127.0.0.1:8088", MaxBody: 1 << 20}}
+	a, err := proxySpec(cfg, "berth:v1-aaaa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := proxySpec(cfg, "berth:v2-bbbb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Labels[release.LabelConfigHash] != b.Labels[release.LabelConfigHash] {
+		t.Errorf("proxy hash follows the image: %s vs %s", a.Labels[release.LabelConfigHash], b.Labels[release.LabelConfigHash])
+	}
+	if a.Image != "berth:v1-aaaa" {
+		t.Errorf("the spec lost its image: %q", a.Image)
+	}
+	cfg.Proxy.HTTP = "127.0.0.1:9090"
+	c, _ := proxySpec(cfg, "berth:v1-aaaa")
+	if c.Labels[release.LabelConfigHash] == a.Labels[release.LabelConfigHash] {
+		t.Error("a new proxy.http does not change the hash")
 	}
 }
