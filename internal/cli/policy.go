@@ -232,6 +232,8 @@ func runPolicyCheck(ctx context.Context, g *Globals, failOn string) error {
 		if err := printJSON(g.Stdout, map[string]any{"services": results, "failing": failing}); err != nil {
 			return err
 		}
+	} else if n := countFindings(results); n == 0 {
+		fmt.Fprintf(g.Stdout, "no findings: %d services checked against %d rules\n", len(results), len(pol.AllRules()))
 	} else {
 		tw := tabwriter.NewWriter(g.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "SERVICE\tRULE\tSEVERITY\tVERDICT\tFINDING\tFIX")
@@ -246,6 +248,14 @@ func runPolicyCheck(ctx context.Context, g *Globals, failOn string) error {
 		}
 	}
 	return failingError(failing, threshold)
+}
+
+func countFindings(results []deploy.ServiceFindings) int {
+	n := 0
+	for _, r := range results {
+		n += len(r.Findings)
+	}
+	return n
 }
 
 // verdictOf says what a finding does, waivers included: they are shown,
