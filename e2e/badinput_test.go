@@ -236,13 +236,13 @@ func TestValidate(t *testing.T) {
 	}
 	write(t, filepath.Join(a.dir, "berth.yaml"), fmt.Sprintf("app: %s\nproxy: { http: 127.0.0.1:%d }\nservices:\n  web:\n    rout: { host: web.test, port: 8080 }\n", a.name, a.port))
 	a.expectFail(2, []string{"berth.yaml:5:5", "did you mean", "route"}, "validate")
-	write(t, filepath.Join(a.dir, "compose.yaml"), "services:\n  web:\n    image: berth-testapp:v1\n    ports: [\"8080:8080\"]\n")
+	write(t, filepath.Join(a.dir, "compose.yaml"), "services:\n  web:\n    image: berth-testapp:v1\n    mem_limit: lots\n")
 	write(t, filepath.Join(a.dir, "berth.yaml"), fmt.Sprintf("app: %s\nproxy: { http: 127.0.0.1:%d }\nservices:\n  web:\n    route: { host: web.test, port: 8080 }\n", a.name, a.port))
-	a.expectFail(2, []string{"compose.yaml:4:5", "ports"}, "validate")
+	a.expectFail(2, []string{"compose.yaml:4:16", "mem_limit", "512m"}, "validate")
 	// Every other command refuses a bad config with the same code and
 	// changes nothing.
-	a.expectFail(2, []string{"compose.yaml:4:5"}, "deploy")
-	a.expectFail(2, []string{"compose.yaml:4:5"}, "policy", "check")
+	a.expectFail(2, []string{"compose.yaml:4:16"}, "deploy")
+	a.expectFail(2, []string{"compose.yaml:4:16"}, "policy", "check")
 	// A typo in the compose file: its line, the key path and what was meant.
 	write(t, filepath.Join(a.dir, "compose.yaml"), "services:\n  web:\n    image: berth-testapp:v1\n    restat: always\n")
 	for _, cmd := range [][]string{{"validate"}, {"policy", "check"}, {"deploy"}} {
