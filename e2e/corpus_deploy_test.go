@@ -71,7 +71,8 @@ func corpusDNSServer(t *testing.T) {
 	}
 
 	dns := serviceContainer(t, a, "coredns", "app")
-	if got := inspectField(t, dns, "{{json .HostConfig.CapDrop}} {{json .HostConfig.CapAdd}}"); got != `["ALL"] ["NET_BIND_SERVICE"]` {
+	// The engine writes capabilities with their CAP_ prefix.
+	if got := inspectField(t, dns, "{{json .HostConfig.CapDrop}} {{json .HostConfig.CapAdd}}"); got != `["ALL"] ["CAP_NET_BIND_SERVICE"]` {
 		t.Errorf("coredns cap_drop, cap_add: %s", got)
 	}
 	c := inspectContainer(t, dns)
@@ -214,9 +215,20 @@ func corpusOverrideDevProd(t *testing.T) {
 		t.Errorf("APP_DEBUG (compose.override.yaml) = %q", got)
 	}
 	name := serviceContainer(t, a, "app", "app")
-	got := inspectField(t, name, `{{index .Config.Labels "com.example.override"}} {{.HostConfig.ReadonlyRootfs}} {{json .Config.Healthcheck.Test}} {{.Config.Healthcheck.Interval}} {{.State.Health.Status}}`)
-	if want := `true true ["CMD","/app","health"] 10000000000 healthy`; got != want {
-		t.Errorf("label, read_only, healthcheck, health: %s; want %s", got, want)
+	got := inspectField(t, name, `{{index .Config.Labels "com.example.override"}} {{.HostConfig.ReadonlyRootfs}} {{json .Config.Healthcheck.Test}} {{.Config.Healthcheck.Interval}}`)
+	if want := `true true ["CMD","/app","health"] 10s`; got != want {
+		t.Errorf("label, read_only, healthcheck: %s; want %s", got, want)
+	}
+	// The engine runs the override's healthcheck: its first run comes one
+	// interval (10s) after the start.
+	health := ""
+	for deadline := time.Now().Add(40 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		if health = inspectField(t, name, "{{.State.Health.Status}}"); health != "starting" {
+			break
+		}
+	}
+	if health != "healthy" {
+		t.Errorf("the override's healthcheck left the container %s; want healthy", health)
 	}
 	if c := inspectContainer(t, name); !reflect.DeepEqual(mapKeys(c.HostConfig.Tmpfs), []string{"/tmp"}) {
 		t.Errorf("tmpfs = %v; want /tmp", c.HostConfig.Tmpfs)
