@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berthhq/berth/internal/config"
@@ -167,33 +168,88 @@ func (d *Deployer) Deploy(ctx context.Context, opts Options) (*Result, error) {
 	err = d.withLock(ctx, opts.LockWait, strings.TrimSpace(reason), func() error {
 		for _, svc := range svcs {
 			for _, hostName := range svc.Hosts {
-				eng := d.Hosts[hostName]
-				if err := d.prepareHost(ctx, eng); err != nil {
+				if err := d.prepareHost(ctx, d.Hosts[hostName]); err != nil {
 					return err
 				}
-				image := svc.Compose.Image
-				if ref, ok := images[svc.Name]; ok {
-					image = ref
-				}
-				start := time.Now()
-				var r ServiceResult
-				var err error
-				switch {
-				case svc.Accessory:
-					r, err = d.ensureAccessory(ctx, eng, withImage(svc, built[svc.Name]))
-				default:
-					r, err = d.rollOut(ctx, eng, svc, image, opts.Version)
-				}
-				r.Seconds = time.Since(start).Seconds()
+			}
+		}
+		// Services in one wave depend on nothing deployed in the same run
+		// after them, so they roll out side by side, as docker compose
+		// starts them; a wave starts when the one before it is healthy.
+		for _, wave := range waves(svcs) {
+			results := make([][]ServiceResult, len(wave))
+			errs := make([]error, len(wave))
+			var wg sync.WaitGroup
+			for i, svc := range wave {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					results[i], errs[i] = d.deployService(ctx, svc, images, built, opts.Version)
+				}()
+			}
+			wg.Wait()
+			for i := range wave {
+				res.Services = append(res.Services, results[i]...)
+			}
+			// The first failure in dependency order decides the exit code;
+			// the others of the wave finished or rolled back on their own.
+			for _, err := range errs {
 				if err != nil {
 					return err
 				}
-				res.Services = append(res.Services, r)
 			}
 		}
 		return nil
 	})
 	return res, err
+}
+
+// deployService rolls svc out on each of its hosts in turn.
+func (d *Deployer) deployService(ctx context.Context, svc *config.Service, images, built map[string]string, version string) ([]ServiceResult, error) {
+	var out []ServiceResult
+	for _, hostName := range svc.Hosts {
+		eng := d.Hosts[hostName]
+		image := svc.Compose.Image
+		if ref, ok := images[svc.Name]; ok {
+			image = ref
+		}
+		start := time.Now()
+		var r ServiceResult
+		var err error
+		switch {
+		case svc.Accessory:
+			r, err = d.ensureAccessory(ctx, eng, withImage(svc, built[svc.Name]))
+		default:
+			r, err = d.rollOut(ctx, eng, svc, image, version)
+		}
+		r.Seconds = time.Since(start).Seconds()
+		if err != nil {
+			return out, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// waves groups svcs (in dependency order) so that each service comes in a
+// wave after every service it depends_on that is deployed too.
+func waves(svcs []*config.Service) [][]*config.Service {
+	level := map[string]int{}
+	var out [][]*config.Service
+	for _, svc := range svcs {
+		l := 0
+		for dep := range svc.Compose.DependsOn {
+			if dl, ok := level[dep]; ok && dl+1 > l {
+				l = dl + 1
+			}
+		}
+		level[svc.Name] = l
+		for len(out) <= l {
+			out = append(out, nil)
+		}
+		out[l] = append(out[l], svc)
+	}
+	return out
 }
 
 // prepareHost makes sure the host has berth's image, the networks and, when
