@@ -57,7 +57,8 @@ serving() { # every container of the project healthy and port 7007 answering
     local ids states
     ids=$(docker ps -q --filter "label=$label")
     if [ -n "$ids" ]; then
-      states=$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' $ids | sort -u | paste -sd,)
+      # berth's forwarders have no HEALTHCHECK of their own: "none" is fine
+      states=$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}healthy{{end}}' $ids | sort -u | paste -sd,)
       if [ "$states" = healthy ] && timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/7007; read -r l <&3; [ -n "$l" ]' 2>/dev/null; then
         return 0
       fi
