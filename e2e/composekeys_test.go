@@ -297,15 +297,7 @@ func TestComposeKeysEngineRefusals(t *testing.T) {
 func checkWeb(t *testing.T, a *app, c inspected, extNet string) {
 	t.Helper()
 	cfg, h := c.Config, c.HostConfig
-	eq := func(what string, got, want any) {
-		t.Helper()
-		if v := reflect.ValueOf(got); v.Kind() == reflect.Pointer && !v.IsNil() {
-			got = v.Elem().Interface()
-		}
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Errorf("web %s = %v; want %v", what, got, want)
-		}
-	}
+	eq := fieldEq(t, "web")
 	eq("hostname", cfg.Hostname, "web-host")
 	eq("domainname", cfg.Domainname, "example.test")
 	eq("working_dir", cfg.WorkingDir, "/")
@@ -387,5 +379,19 @@ func checkWorker(t *testing.T, a *app, c inspected) {
 	}
 	if !found {
 		t.Errorf("worker lacks db's /dbdata volume (volumes_from)")
+	}
+}
+
+// fieldEq compares a field read back from inspect with what the compose
+// file asked for, as text (pointers followed), naming the container.
+func fieldEq(t *testing.T, who string) func(what string, got, want any) {
+	return func(what string, got, want any) {
+		t.Helper()
+		if v := reflect.ValueOf(got); v.Kind() == reflect.Pointer && !v.IsNil() {
+			got = v.Elem().Interface()
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s %s = %v; want %v", who, what, got, want)
+		}
 	}
 }

@@ -164,15 +164,7 @@ func corpusLoggingRestart(t *testing.T) {
 	name := serviceContainer(t, a, "scheduler", "app")
 	c := inspectContainer(t, name)
 	cfg, h := c.Config, c.HostConfig
-	eq := func(what string, got, want any) {
-		t.Helper()
-		if v := reflect.ValueOf(got); v.Kind() == reflect.Pointer && !v.IsNil() {
-			got = v.Elem().Interface()
-		}
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Errorf("scheduler %s = %v; want %v", what, got, want)
-		}
-	}
+	eq := fieldEq(t, "scheduler")
 	// deploy.restart_policy wins over restart:, as in docker compose.
 	eq("restart_policy", h.RestartPolicy, "{on-failure 3}")
 	eq("stop_signal", cfg.StopSignal, "SIGINT")

@@ -74,11 +74,9 @@ func forwarderSpec(cfg *config.Config, svc *config.Service, image string, bindin
 			release.LabelRole: RoleForwarder, labelPorts: strings.Join(desc, ","),
 		},
 	}
-	// As for berth-proxy, the image stays out of the hash: upgrading berth
-	// must not recreate forwarders (and cut connections) on the next deploy.
-	unpinned := spec
-	unpinned.Image = ""
-	hash, err := specHash(unpinned, "", nil)
+	// As for berth-proxy, upgrading berth must not recreate forwarders
+	// (and cut connections) on the next deploy.
+	hash, err := settingsHash(spec)
 	if err != nil {
 		return spec, err
 	}

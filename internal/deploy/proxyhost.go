@@ -103,12 +103,10 @@ func proxySpec(cfg *config.Config, image string) (engine.ContainerSpec, error) {
 		LogOpts:      map[string]string{"max-size": "10m", "max-file": "3"},
 		Labels:       map[string]string{release.LabelManaged: "true", release.LabelRole: release.RoleProxy},
 	}
-	// The image is left out of the hash on purpose: upgrading berth must not
-	// silently restart the proxy (and drop connections) on the next deploy,
-	// nor refuse the deploy of an app that shares the proxy with others.
-	hashed := spec
-	hashed.Image = ""
-	hash, err := specHash(hashed, "", nil)
+	// Upgrading berth must not silently restart the proxy (and drop
+	// connections) on the next deploy, nor refuse the deploy of an app that
+	// shares the proxy with others.
+	hash, err := settingsHash(spec)
 	if err != nil {
 		return spec, err
 	}

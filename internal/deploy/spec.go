@@ -163,6 +163,14 @@ func containerSpec(cfg *config.Config, svc *config.Service, image, imageID strin
 	return spec, nil
 }
 
+// settingsHash is the config hash of a container berth runs from its own
+// image (berth-proxy, forwarders): the image is left out, so a new berth
+// version alone never recreates them.
+func settingsHash(spec engine.ContainerSpec) (string, error) {
+	spec.Image = ""
+	return specHash(spec, "", nil)
+}
+
 func specHash(spec engine.ContainerSpec, imageID string, route any) (string, error) {
 	b, err := json.Marshal(struct {
 		Spec    engine.ContainerSpec

@@ -75,22 +75,8 @@ func (s *Server) AdminHandler() http.Handler {
 		writeJSON(w, http.StatusOK, res)
 	})
 	mux.HandleFunc("POST /drain", func(w http.ResponseWriter, r *http.Request) {
-		var req DrainRequest
-		if err := decodeJSON(w, r, &req); err != nil {
-			writeError(w, err)
-			return
-		}
-		timeout := time.Duration(req.TimeoutMS) * time.Millisecond
-		names := req.Targets
-		if req.Target != "" {
-			names = append([]string{req.Target}, names...)
-		}
-		switch {
-		case len(names) == 0:
-			writeError(w, &InvalidError{errors.New("drain: target is required")})
-			return
-		case req.TimeoutMS < 0 || timeout > maxDrainTimeout:
-			writeError(w, &InvalidError{fmt.Errorf("drain: timeout_ms must be 0..%d", maxDrainTimeout.Milliseconds())})
+		names, timeout, ok := readDrainRequest(w, r)
+		if !ok {
 			return
 		}
 		res, err := s.DrainAll(r.Context(), names, timeout)
@@ -162,4 +148,28 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_, _ = w.Write(append(data, '\n'))
+}
+
+// readDrainRequest decodes and checks a POST /drain body, shared by
+// berth-proxy and the port forwarder; on a bad body it has answered already.
+func readDrainRequest(w http.ResponseWriter, r *http.Request) (names []string, timeout time.Duration, ok bool) {
+	var req DrainRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, err)
+		return nil, 0, false
+	}
+	timeout = time.Duration(req.TimeoutMS) * time.Millisecond
+	names = req.Targets
+	if req.Target != "" {
+		names = append([]string{req.Target}, names...)
+	}
+	switch {
+	case len(names) == 0:
+		writeError(w, &InvalidError{errors.New("drain: target is required")})
+		return nil, 0, false
+	case req.TimeoutMS < 0 || timeout > maxDrainTimeout:
+		writeError(w, &InvalidError{fmt.Errorf("drain: timeout_ms must be 0..%d", maxDrainTimeout.Milliseconds())})
+		return nil, 0, false
+	}
+	return names, timeout, true
 }

@@ -66,18 +66,8 @@ func (f *Forwarder) AdminHandler() http.Handler {
 		writeJSON(w, http.StatusOK, setForwardResponse{Previous: prev})
 	})
 	mux.HandleFunc("POST /drain", func(w http.ResponseWriter, r *http.Request) {
-		var req DrainRequest
-		if err := decodeJSON(w, r, &req); err != nil {
-			writeError(w, err)
-			return
-		}
-		timeout := time.Duration(req.TimeoutMS) * time.Millisecond
-		names := req.Targets
-		if req.Target != "" {
-			names = append(names, req.Target)
-		}
-		if len(names) == 0 || req.TimeoutMS < 0 || timeout > maxDrainTimeout {
-			writeError(w, &InvalidError{fmt.Errorf("drain: want targets and timeout_ms 0..%d", maxDrainTimeout.Milliseconds())})
+		names, timeout, ok := readDrainRequest(w, r)
+		if !ok {
 			return
 		}
 		res, err := f.Drain(r.Context(), names, timeout)

@@ -12,10 +12,37 @@ import (
 type handWritten struct {
 	Services map[string]struct {
 		Route *struct {
-			Port int
+			Port   int
+			Health string
 		}
 		Accessory bool
 	}
+}
+
+// readHand reads the hand-written berth.yaml at path.
+func readHand(t *testing.T, path string) handWritten {
+	t.Helper()
+	var hand handWritten
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, &hand); err != nil {
+		t.Fatal(err)
+	}
+	return hand
+}
+
+// kind is what the hand-written file makes a service.
+func (h handWritten) kind(service string) Kind {
+	s := h.Services[service]
+	switch {
+	case s.Accessory:
+		return Accessory
+	case s.Route != nil:
+		return Web
+	}
+	return Worker
 }
 
 // agreeing are the projects of the e2e corpus (e2e/testdata/projects)
@@ -43,27 +70,13 @@ func TestInitAgreesWithCorpus(t *testing.T) {
 			if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
 				t.Fatal(err)
 			}
-			var hand handWritten
-			b, err := os.ReadFile(filepath.Join(dir, "berth.yaml"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := yaml.Unmarshal(b, &hand); err != nil {
-				t.Fatal(err)
-			}
+			hand := readHand(t, filepath.Join(dir, "berth.yaml"))
 			res, err := runInit(t, filepath.Join(dir, "berth.init.yaml"), false)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, g := range res.Guesses {
-				h := hand.Services[g.Service]
-				want := Worker
-				switch {
-				case h.Accessory:
-					want = Accessory
-				case h.Route != nil:
-					want = Web
-				}
+				h, want := hand.Services[g.Service], hand.kind(g.Service)
 				if g.Kind != want || (want == Web && g.Port != h.Route.Port) {
 					t.Errorf("%s: init guessed %s (port %d, from %q); the hand-written berth.yaml makes it %s", g.Service, g.Kind, g.Port, g.Why, want)
 				}

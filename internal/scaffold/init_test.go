@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v4"
-
 	"github.com/berthhq/berth/internal/config"
 	"github.com/berthhq/berth/internal/deploy"
 	"github.com/berthhq/berth/internal/policy"
@@ -302,35 +300,13 @@ func TestInitAgreesWithExampleShop(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), compose, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var hand struct {
-		Services map[string]struct {
-			Route *struct {
-				Port   int
-				Health string
-			}
-			Accessory bool
-		}
-	}
-	b, err := os.ReadFile(filepath.Join(src, "berth.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := yaml.Unmarshal(b, &hand); err != nil {
-		t.Fatal(err)
-	}
+	hand := readHand(t, filepath.Join(src, "berth.yaml"))
 	res, err := runInit(t, filepath.Join(dir, "berth.yaml"), false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, g := range res.Guesses {
-		h := hand.Services[g.Service]
-		want := Worker
-		switch {
-		case h.Accessory:
-			want = Accessory
-		case h.Route != nil:
-			want = Web
-		}
+		h, want := hand.Services[g.Service], hand.kind(g.Service)
 		if g.Kind != want {
 			t.Errorf("%s: guessed %s; examples/shop/berth.yaml makes it %s", g.Service, g.Kind, want)
 			continue
